@@ -1,0 +1,28 @@
+# The README's two commands: `make run` (set up, then Table 1 and the figures on the generated
+# pendulum) and `make test` (set up, then the test suite). CORES and CONFIG can be overridden.
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+CONFIG ?= workflow/config/config.yaml
+TARGET ?= all
+
+.PHONY: setup run test lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(TARGET)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check vhp_core baselines tests
+	$(BIN)/snakemake --lint

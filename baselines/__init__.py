@@ -1,0 +1,1 @@
+"""Baselines of Table 2 (VampPrior, IWAE L=1 and L=2), built from vhp_core's parts."""

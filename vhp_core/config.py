@@ -1,0 +1,99 @@
+"""Load, validate and resolve the workflow config: one run = (dataset, method, seed) -> a flat spec.
+
+The JSON schema (workflow/schemas/config.schema.yaml) rejects unknown keys and values by name;
+the checks here cover what a schema cannot see (registered priors, methods a table refers to).
+"""
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from vhp_core.priors import PRIORS
+
+SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """The config names an unknown key or value, or misses one; the message says which."""
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of `base` with `override` merged in, recursively for nested dicts (as --configfile does)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(*paths: str | Path) -> dict[str, Any]:
+    """Read and merge YAML files in order (later ones override), then validate."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        with open(path) as f:
+            config = deep_merge(config, yaml.safe_load(f) or {})
+    validate(config)
+    return config
+
+
+def _location(error: jsonschema.ValidationError) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Raise ConfigError naming the first offending key or value."""
+    with open(SCHEMA) as f:
+        schema = yaml.safe_load(f)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: e.path)
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(f"config key {_location(error)}: {error.message}")
+    for name, method in config["methods"].items():
+        if method["prior"] not in PRIORS:
+            raise ConfigError(f"config key methods/{name}/prior: {method['prior']!r} is not a registered prior; "
+                              f"expected one of {sorted(PRIORS)}")
+    for table, spec in config["tables"].items():
+        for method in spec["methods"]:
+            if method not in config["methods"]:
+                raise ConfigError(f"config key tables/{table}/methods: {method!r} is not defined under `methods`; "
+                                  f"defined: {sorted(config['methods'])}")
+        for dataset in spec["datasets"]:
+            if dataset not in config["datasets"]:
+                raise ConfigError(f"config key tables/{table}/datasets: {dataset!r} is not defined under "
+                                  f"`datasets`; defined: {sorted(config['datasets'])}")
+    for method in config["figures"]["training_dynamics"]["methods"]:
+        if method not in config["methods"]:
+            raise ConfigError(f"config key figures/training_dynamics/methods: {method!r} is not defined "
+                              "under `methods`")
+
+
+def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) -> dict[str, Any]:
+    """Everything one training run needs, with the method's overrides applied to the dataset's defaults."""
+    if dataset not in config["datasets"]:
+        raise ConfigError(f"dataset {dataset!r} is not defined under `datasets`")
+    if method not in config["methods"]:
+        raise ConfigError(f"method {method!r} is not defined under `methods`")
+    ds, m = config["datasets"][dataset], config["methods"][method]
+    prior_args = deep_merge(ds["prior_args"].get(m["prior"], {}), m.get("prior_args", {}))
+    return {
+        "dataset": dataset,
+        "method": method,
+        "seed": int(seed),
+        "device": config["device"],
+        "torch_threads": config["torch_threads"],
+        "data_root": config["data"]["root"],
+        "dataset_args": ds["args"],
+        "model": deep_merge(ds["model"], m.get("model", {})),
+        "prior": m["prior"],
+        "prior_args": prior_args,
+        "objective": m["objective"],
+        "k": m["k"],
+        "schedule": m["schedule"],
+        "kappa": ds.get("kappa"),
+        "training": deep_merge(ds["training"], m.get("training", {})),
+        "evaluation": ds["evaluation"],
+    }

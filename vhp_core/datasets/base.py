@@ -1,0 +1,39 @@
+"""What every dataset loader returns, and the registry the config's dataset names resolve through."""
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt or does not match its pinned checksum."""
+
+
+@dataclass
+class Splits:
+    """Train/valid/test tensors (N, D) with values in [0, 1] (or real-valued), optional labels."""
+
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+    image_shape: tuple[int, ...]
+    dynamic_binarization: bool = False
+    labels: dict[str, np.ndarray] | None = None
+
+    @property
+    def data_dim(self) -> int:
+        return self.train.shape[1]
+
+
+@dataclass
+class DatasetSpec:
+    """`prepare(root, args)` writes the files under root/<name>/; `load(root, args)` reads and checks them."""
+
+    prepare: Callable[[Path, dict[str, Any]], None]
+    load: Callable[[Path, dict[str, Any]], Splits]
+    files: Callable[[dict[str, Any]], list[str]]
+
+
+DATASETS: dict[str, DatasetSpec] = {}

@@ -1,0 +1,83 @@
+"""The pendulum of Sec. 4.1: 16x16 grey images of a rod and bob, joint angle uniform in [0, 2 pi).
+
+Rendered analytically (anti-aliased distance to the rod and to the bob), so the images are a
+deterministic function of the seed. Angle 0 hangs straight down; angles grow counter-clockwise.
+Split: the first n_train images train, the next n_valid validate, the rest test (angles are i.i.d.).
+"""
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vhp_core.datasets.base import DATASETS, DataError, DatasetSpec, Splits
+from vhp_core.io import atomic_path, sha256_file, write_json
+
+FILE = "pendulum/pendulum.npz"
+META = "pendulum/manifest.json"
+
+
+def render(angles: np.ndarray, size: int = 16, rod_width: float = 1.0, bob_radius: float = 1.6) -> np.ndarray:
+    """Grey images (N, size, size) in [0, 1]: a rod from the centre and a bob at radius 0.4 * size."""
+    c = (size - 1) / 2.0
+    length = 0.4 * size
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float64)  # (size, size)
+    tip_c = c + length * np.sin(angles)[:, None, None]  # (N, 1, 1)
+    tip_r = c + length * np.cos(angles)[:, None, None]
+    # distance of each pixel centre to the segment centre -> tip
+    dc, dr = tip_c - c, tip_r - c
+    t = np.clip(((cols - c) * dc + (rows - c) * dr) / (length**2), 0.0, 1.0)  # (N, size, size)
+    d_rod = np.hypot(cols - c - t * dc, rows - c - t * dr)
+    d_bob = np.hypot(cols - tip_c, rows - tip_r)
+    rod = np.clip(rod_width / 2 + 0.5 - d_rod, 0.0, 1.0)
+    bob = np.clip(bob_radius + 0.5 - d_bob, 0.0, 1.0)
+    return np.maximum(rod, bob)
+
+
+def generate(n_images: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Angles uniform in [0, 2 pi) from `seed` and their images quantised to uint8."""
+    angles = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, size=n_images)
+    images = np.round(render(angles, size) * 255).astype(np.uint8)
+    return images, angles
+
+
+def prepare(root: Path, args: dict[str, Any]) -> None:
+    images, angles = generate(args["n_images"], args["image_size"], args["seed"])
+    with atomic_path(root / FILE) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, images=images, angles=angles)
+    write_json(root / META, {**_identity(args), "sha256": sha256_file(root / FILE)})
+
+
+def _identity(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: args[k] for k in ("n_images", "image_size", "seed")}
+
+
+def load(root: Path, args: dict[str, Any]) -> Splits:
+    path, meta_path = root / FILE, root / META
+    if not path.exists() or not meta_path.exists():
+        raise DataError(f"{path} (or its {meta_path.name}) is missing; generate it with "
+                        f"`snakemake --cores 1 {path}` or vhp_core.datasets.prepare('pendulum', ...)")
+    meta = json.loads(meta_path.read_text())
+    if {k: meta.get(k) for k in _identity(args)} != _identity(args):
+        raise DataError(f"{path} was generated with {meta}, but the config asks for {_identity(args)}; "
+                        "delete it and generate it again")
+    if sha256_file(path) != meta["sha256"]:
+        raise DataError(f"{path} does not match the sha256 in {meta_path} (corrupt or truncated); "
+                        "delete it and generate it again")
+    with np.load(path) as f:
+        images, angles = f["images"], f["angles"]
+    n_train, n_valid = args["split"]["train"], args["split"]["valid"]
+    if n_train + n_valid >= len(images):
+        raise ValueError(f"pendulum split train={n_train} + valid={n_valid} leaves no test images of {len(images)}")
+    x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    cuts = [slice(0, n_train), slice(n_train, n_train + n_valid), slice(n_train + n_valid, None)]
+    return Splits(
+        *(x[c] for c in cuts),
+        image_shape=(args["image_size"], args["image_size"]),
+        labels={name: angles[c] for name, c in zip(("train", "valid", "test"), cuts)},
+    )
+
+
+DATASETS["pendulum"] = DatasetSpec(prepare=prepare, load=load, files=lambda args: [FILE, META])

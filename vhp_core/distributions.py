@@ -1,0 +1,29 @@
+"""Log densities used by every model part; each sums over the last (event) dimension."""
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def log_normal_diag(x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(x; mu, diag exp(logvar)), summed over the last dimension: (..., D) -> (...)."""
+    return -0.5 * (LOG_2PI + logvar + (x - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def log_standard_normal(x: torch.Tensor) -> torch.Tensor:
+    """log N(x; 0, I), summed over the last dimension: (..., D) -> (...)."""
+    return -0.5 * (LOG_2PI + x.pow(2)).sum(-1)
+
+
+def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """log Bernoulli(x; sigmoid(logits)) summed over the last dimension; x may be grey levels in [0, 1]."""
+    logits, x = torch.broadcast_tensors(logits, x)
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, n: int | None = None) -> torch.Tensor:
+    """Sample N(mu, diag exp(logvar)) by the reparameterisation trick; n adds a leading sample axis."""
+    shape = mu.shape if n is None else (n, *mu.shape)
+    return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)

@@ -1,0 +1,84 @@
+"""Priors p(z), registered by name so that a new prior is one class plus one config line.
+
+Contract: `log_prob_iw(z, k)` returns a K-sample importance-weighted lower bound on log p(z) with
+shape z.shape[:-1] (exact, whatever k, for priors with a closed-form density); with k = 1 it is the
+log of an unbiased estimate of p(z), which the NLL evaluator uses for joint importance samples.
+"""
+import math
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from vhp_core.distributions import log_standard_normal, reparameterise
+from vhp_core.networks import ConditionalGaussian
+
+PRIORS: dict[str, type["Prior"]] = {}
+
+
+def register_prior(name: str) -> Callable[[type["Prior"]], type["Prior"]]:
+    """Class decorator: make a prior available to configs under `name`."""
+
+    def add(cls: type["Prior"]) -> type["Prior"]:
+        if name in PRIORS:
+            raise ValueError(f"prior {name!r} is registered twice ({PRIORS[name].__name__}, {cls.__name__})")
+        PRIORS[name] = cls
+        return cls
+
+    return add
+
+
+class Prior(nn.Module):
+    """Base class; subclasses implement `log_prob_iw` and `sample`."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)  # follows .to(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self._anchor.device
+
+    @classmethod
+    def from_config(cls, latent_dim: int, args: dict[str, Any], encoder: nn.Module) -> "Prior":
+        """Build from the config's `prior_args`; priors that need the encoder (VampPrior) override this."""
+        return cls(latent_dim, **args)
+
+    def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, n: int) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@register_prior("standard_normal")
+class StandardNormal(Prior):
+    """p(z) = N(0, I)."""
+
+    def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
+        return log_standard_normal(z)
+
+    def sample(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+
+@register_prior("vhp")
+class HierarchicalPrior(Prior):
+    """VHP: p_Theta(z) = int p_Theta(z|zeta) N(zeta; 0, I) dzeta with proposal q_Phi(zeta|z) (Eq. 7-8)."""
+
+    def __init__(self, latent_dim: int, zeta_dim: int, hidden: list[int], activation: str):
+        super().__init__(latent_dim)
+        self.zeta_dim = zeta_dim
+        self.p_z = ConditionalGaussian(zeta_dim, latent_dim, hidden, activation)  # p_Theta(z|zeta)
+        self.q_zeta = ConditionalGaussian(latent_dim, zeta_dim, hidden, activation)  # q_Phi(zeta|z)
+
+    def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
+        """log (1/K) sum_k p_Theta(z|zeta_k) p(zeta_k) / q_Phi(zeta_k|z), zeta_k ~ q_Phi(zeta|z) (Eq. 8)."""
+        zeta, log_q = self.q_zeta.sample(z, k)  # (K, ..., d_zeta), (K, ...)
+        log_w = self.p_z.log_prob(z, zeta) + log_standard_normal(zeta) - log_q  # (K, ...)
+        return torch.logsumexp(log_w, dim=0) - math.log(k)
+
+    def sample(self, n: int) -> torch.Tensor:
+        zeta = torch.randn(n, self.zeta_dim, device=self.device)
+        return reparameterise(*self.p_z(zeta))

@@ -1,0 +1,15 @@
+rule prepare_data:
+    """Generate (pendulum) or fetch and verify a dataset into the data folder."""
+    output:
+        f"{DATA}/{{dataset}}/manifest.json",
+    params:
+        args=lambda wildcards: config["datasets"][wildcards.dataset]["args"],
+        root=DATA,
+    log:
+        "logs/data/{dataset}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/prepare_data.py"

@@ -1,0 +1,44 @@
+rule figures:
+    """Every figure."""
+    input:
+        figure_outputs(),
+
+
+rule fig1_beta_landscape:
+    """Fig. 1: the REWO beta update over beta_{t-1} and C_hat - kappa^2."""
+    output:
+        png=report(
+            "results/figures/fig1_beta_landscape.png",
+            caption="../report/fig1.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig1_beta_landscape.pdf",
+    params:
+        nu=config["figures"]["beta_landscape"]["nu"],
+        tau=config["figures"]["beta_landscape"]["tau"],
+    log:
+        "logs/figures/fig1_beta_landscape.log",
+    localrule: True
+    script:
+        "../scripts/fig1_beta_landscape.py"
+
+
+rule fig2_training_dynamics:
+    """Fig. 2: pendulum posterior and prior at several iterations, and beta, REWO vs GECO."""
+    input:
+        snapshots=dynamics_inputs("snapshots.npz"),
+        logs=dynamics_inputs("train_log.csv"),
+    output:
+        png=report(
+            "results/figures/fig2_training_dynamics.png",
+            caption="../report/fig2.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig2_training_dynamics.pdf",
+    params:
+        labels=method_labels(config["figures"]["training_dynamics"]["methods"]),
+    log:
+        "logs/figures/fig2_training_dynamics.log",
+    localrule: True
+    script:
+        "../scripts/fig2_training_dynamics.py"
