@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(TARGET)
+	$(BIN)/snakemake --cores $(CORES) $(TARGET) --configfile $(CONFIG)
 
 test: setup
 	$(BIN)/python -m pytest -q

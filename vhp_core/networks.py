@@ -14,7 +14,7 @@ def mlp(sizes: list[int], activation: str) -> nn.Sequential:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation {activation!r} is unknown; expected one of {sorted(ACTIVATIONS)}")
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())

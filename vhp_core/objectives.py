@@ -1,7 +1,7 @@
 """Training objectives: a named result of loss and its terms per batch; beta enters only here."""
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

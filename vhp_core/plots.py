@@ -4,12 +4,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.collections import EllipseCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.collections import EllipseCollection
 
-from vhp_core.schedules import rewo_update  # noqa: E402
+from vhp_core.schedules import rewo_update
 
 
 def save_figure(fig: plt.Figure, *paths: str | Path) -> None:

@@ -5,7 +5,8 @@ shape z.shape[:-1] (exact, whatever k, for priors with a closed-form density); w
 log of an unbiased estimate of p(z), which the NLL evaluator uses for joint importance samples.
 """
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

@@ -6,7 +6,8 @@ phase. The constraint gap delta_t = C_hat_t - kappa^2 enters the exponent per da
 delta_t / D, so that one nu serves images of any size (docs/deviations.md).
 """
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def heaviside(delta: float) -> float:

@@ -28,8 +28,12 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
 
 def to_markdown(table: pd.DataFrame, title: str) -> str:
     cols = list(table.columns)
-    fmt = lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else (  # noqa: E731
-        f"{v:.3f}" if isinstance(v, float) else str(v))
+
+    def fmt(v: object) -> str:
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+
     lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines) + "\n"

@@ -9,8 +9,9 @@ import csv
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,9 +108,8 @@ class _Snapshots:
                   "prior": prior.cpu().numpy()}
         if self.labels is not None:
             arrays["labels"] = self.labels
-        with atomic_path(self.folder / f"step_{step:08d}.npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+        with atomic_path(self.folder / f"step_{step:08d}.npz") as tmp, open(tmp, "wb") as f:
+            np.savez(f, **arrays)
 
     def collect(self) -> dict[str, np.ndarray]:
         """All snapshots as arrays stacked along a leading step axis."""
@@ -120,13 +120,9 @@ class _Snapshots:
         return {key: np.stack([d[key] for d in loaded]) for key in loaded[0]}
 
 
-def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: bool = True,
-        stop_after_epochs: int | None = None) -> dict[str, Any]:
-    """Train one run to `spec['training']['epochs']`, resuming from run_dir/work/checkpoint.pt if any.
-
-    `stop_after_epochs` ends early (as a kill after that epoch would) and publishes nothing.
-    Returns a summary of the finished run.
-    """
+def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Train one run to `spec['training']['epochs']`, resuming from run_dir/work/checkpoint.pt if any;
+    returns a summary of the finished run."""
     run_dir = Path(run_dir)
     work = run_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -201,8 +197,6 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
         bar.set_postfix(loss=f"{np.mean(losses):.2f}", c_hat=f"{schedule.c_hat:.2f}", beta=f"{schedule.beta:.3g}",
                         phase=schedule.phase, valid=f"{valid:.2f}")
         start_epoch = epoch + 1
-        if stop_after_epochs is not None and epoch + 1 >= stop_after_epochs:
-            return {"stopped_at_epoch": epoch + 1}
     snapshots.maybe_take(model, step, schedule.beta)
     return _publish(run_dir, work, model, spec, splits.data_dim, schedule, step, elapsed, snapshots)
 
@@ -242,9 +236,8 @@ def _publish(run_dir: Path, work: Path, model: VAE, spec: dict[str, Any], data_d
     for name in ("train_log.csv", "epochs.csv"):
         with atomic_path(run_dir / name) as tmp:
             tmp.write_bytes((work / name).read_bytes())
-    with atomic_path(run_dir / "snapshots.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **snapshots.collect())
+    with atomic_path(run_dir / "snapshots.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **snapshots.collect())
     return summary
 
 
@@ -263,11 +256,10 @@ def _truncate_csv(path: Path, fields: list[str], keep: Callable[[dict[str, str]]
         return
     with open(path, newline="") as f:
         rows = [r for r in csv.DictReader(f) if keep(r)]
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def train_run(spec: dict[str, Any], run_dir: str | Path, progress: bool = True) -> dict[str, Any]:

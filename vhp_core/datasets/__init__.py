@@ -5,7 +5,7 @@ from typing import Any
 from vhp_core.datasets import pendulum  # noqa: F401  (registers itself)
 from vhp_core.datasets.base import DATASETS, DataError, Splits
 
-__all__ = ["DATASETS", "DataError", "Splits", "prepare", "load"]
+__all__ = ["DATASETS", "DataError", "Splits", "load", "prepare"]
 
 
 def prepare(name: str, root: str | Path, args: dict[str, Any]) -> None:

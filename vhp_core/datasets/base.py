@@ -1,7 +1,8 @@
 """What every dataset loader returns, and the registry the config's dataset names resolve through."""
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch

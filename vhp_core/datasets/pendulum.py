@@ -44,9 +44,8 @@ def generate(n_images: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarra
 
 def prepare(root: Path, args: dict[str, Any]) -> None:
     images, angles = generate(args["n_images"], args["image_size"], args["seed"])
-    with atomic_path(root / FILE) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, images=images, angles=angles)
+    with atomic_path(root / FILE) as tmp, open(tmp, "wb") as f:
+        np.savez(f, images=images, angles=angles)
     write_json(root / META, {**_identity(args), "sha256": sha256_file(root / FILE)})
 
 
@@ -58,7 +57,7 @@ def load(root: Path, args: dict[str, Any]) -> Splits:
     path, meta_path = root / FILE, root / META
     if not path.exists() or not meta_path.exists():
         raise DataError(f"{path} (or its {meta_path.name}) is missing; generate it with "
-                        f"`snakemake --cores 1 {path}` or vhp_core.datasets.prepare('pendulum', ...)")
+                        "`python -m vhp_core prepare --dataset pendulum` or the workflow rule prepare_data")
     meta = json.loads(meta_path.read_text())
     if {k: meta.get(k) for k in _identity(args)} != _identity(args):
         raise DataError(f"{path} was generated with {meta}, but the config asks for {_identity(args)}; "
@@ -76,7 +75,7 @@ def load(root: Path, args: dict[str, Any]) -> Splits:
     return Splits(
         *(x[c] for c in cuts),
         image_shape=(args["image_size"], args["image_size"]),
-        labels={name: angles[c] for name, c in zip(("train", "valid", "test"), cuts)},
+        labels={name: angles[c] for name, c in zip(("train", "valid", "test"), cuts, strict=True)},
     )
 
 

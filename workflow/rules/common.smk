@@ -1,4 +1,6 @@
 # The only Python logic of the workflow: validate the config, build the run grid, input functions.
+from pathlib import Path
+
 from vhp_core.config import resolve_run, validate
 from vhp_core.datasets import DATASETS
 

@@ -4,12 +4,14 @@ rule prepare_data:
         f"{DATA}/{{dataset}}/manifest.json",
     params:
         args=lambda wildcards: config["datasets"][wildcards.dataset]["args"],
-        root=DATA,
+        root=lambda wildcards, output: str(Path(output[0]).parent.parent),
     log:
         "logs/data/{dataset}.log",
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/prepare_data.py"

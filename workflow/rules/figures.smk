@@ -19,6 +19,8 @@ rule fig1_beta_landscape:
     log:
         "logs/figures/fig1_beta_landscape.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/fig1_beta_landscape.py"
 
@@ -40,5 +42,7 @@ rule fig2_training_dynamics:
     log:
         "logs/figures/fig2_training_dynamics.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/fig2_training_dynamics.py"

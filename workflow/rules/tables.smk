@@ -14,5 +14,7 @@ rule table1:
     log:
         "logs/tables/table1.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/table1.py"

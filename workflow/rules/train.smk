@@ -20,6 +20,8 @@ rule train:
     resources:
         mem_mb=2000,
         runtime=train_runtime,
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/train.py"
 
@@ -38,5 +40,7 @@ rule evaluate:
     resources:
         mem_mb=2000,
         runtime=30,
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/evaluate.py"

@@ -1,0 +1,125 @@
+"""The loss of method.md §1 against an independent computation, and the IW prior bound of Eq. 8
+against the exact log-density of a linear-Gaussian hierarchical prior."""
+import math
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, MultivariateNormal, Normal
+
+from vhp_core.model import VAE, ModelConfig
+from vhp_core.networks import LOGVAR_BOUND
+from vhp_core.objectives import OBJECTIVES, iwae_bound, weighted_elbo
+from vhp_core.priors import PRIORS, HierarchicalPrior
+
+
+def small_vae(prior: str = "vhp", likelihood: str = "bernoulli") -> VAE:
+    torch.manual_seed(0)
+    args = {"zeta_dim": 3, "hidden": [16], "activation": "tanh"} if prior == "vhp" else {}
+    return VAE(ModelConfig(data_dim=12, latent_dim=2, hidden=[32, 16], activation="tanh",
+                           likelihood=likelihood, prior=prior, prior_args=args))
+
+
+def independent_neg_elbo(model: VAE, x: torch.Tensor, k: int) -> torch.Tensor:
+    """-ELBO with the K-sample IW prior bound, from torch.distributions and the same random draws
+    as the model makes (z first, then zeta)."""
+    mu, logvar = model.encoder(x)
+    q_z = Normal(mu, torch.exp(0.5 * logvar))
+    z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    log_px = Bernoulli(logits=model.decoder.net(z)).log_prob(x).sum(-1)
+    prior = model.prior
+    mu_zeta, logvar_zeta = prior.q_zeta(z)
+    zeta = mu_zeta + torch.exp(0.5 * logvar_zeta) * torch.randn(k, *mu_zeta.shape)
+    mu_pz, logvar_pz = prior.p_z(zeta)
+    log_w = (Normal(mu_pz, torch.exp(0.5 * logvar_pz)).log_prob(z).sum(-1)
+             + Normal(0.0, 1.0).log_prob(zeta).sum(-1)
+             - Normal(mu_zeta, torch.exp(0.5 * logvar_zeta)).log_prob(zeta).sum(-1))
+    log_pz = torch.logsumexp(log_w, 0) - math.log(k)
+    return -(log_px + log_pz - q_z.log_prob(z).sum(-1)).mean()
+
+
+def test_loss_at_beta_one_is_negative_elbo():
+    model = small_vae()
+    x = torch.bernoulli(torch.full((64, 12), 0.3))
+    torch.manual_seed(7)
+    terms = weighted_elbo(model, x, k=5)
+    torch.manual_seed(7)
+    expected = independent_neg_elbo(model, x, k=5)
+    assert terms.loss(1.0).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert terms.loss(0.25).item() == pytest.approx((terms.rec + 0.25 * terms.kl).item(), rel=1e-6)
+    assert terms.loss(0.25).item() != pytest.approx(expected.item(), rel=1e-3)
+
+
+def test_iwae_objective_with_one_sample_is_the_elbo():
+    model = small_vae()
+    x = torch.bernoulli(torch.full((64, 12), 0.3))
+    torch.manual_seed(3)
+    iw = iwae_bound(model, x, k=1).loss(0.5)  # beta is ignored by the IWAE objective
+    torch.manual_seed(3)
+    elbo = weighted_elbo(model, x, k=1).loss(1.0)
+    assert iw.item() == pytest.approx(elbo.item(), rel=1e-5)
+
+
+def raw(logvar: torch.Tensor) -> torch.Tensor:
+    """The network output that ConditionalGaussian squashes into `logvar`."""
+    return LOGVAR_BOUND * torch.atanh(logvar / LOGVAR_BOUND)
+
+
+def linear_gaussian_prior(exact_posterior: bool) -> tuple[HierarchicalPrior, MultivariateNormal]:
+    """p(zeta) = N(0, 1), p(z|zeta) = N(A zeta + b, diag s2): p(z) = N(b, A A^T + diag s2), known.
+    q(zeta|z) is the exact posterior or a deliberately shifted and widened one."""
+    prior = HierarchicalPrior(latent_dim=2, zeta_dim=1, hidden=[], activation="tanh")
+    a, b, s2 = torch.tensor([[1.5], [-0.8]]), torch.tensor([0.3, -0.2]), torch.tensor([0.25, 0.5])
+    precision = 1.0 + (a[:, 0] ** 2 / s2).sum()
+    gain = (a[:, 0] / s2) / precision  # posterior mean = gain . (z - b)
+    shift, widen = (0.0, 1.0) if exact_posterior else (0.7, 3.0)
+    with torch.no_grad():
+        p, q = prior.p_z.net[0], prior.q_zeta.net[0]
+        p.weight.zero_(), q.weight.zero_()
+        p.weight[:2] = a
+        p.bias[:2], p.bias[2:] = b, raw(torch.log(s2))
+        q.weight[0] = gain
+        q.bias[0] = -(gain * b).sum() + shift
+        q.bias[1] = raw(torch.log(widen / precision))
+    exact = MultivariateNormal(b, a @ a.T + torch.diag(s2))
+    return prior, exact
+
+
+def test_iw_bound_is_exact_with_the_true_posterior():
+    prior, exact = linear_gaussian_prior(exact_posterior=True)
+    z = exact.sample((100,)) * 1.5
+    with torch.no_grad():
+        assert torch.allclose(prior.log_prob_iw(z, 1), exact.log_prob(z), atol=1e-4)
+
+
+def test_iw_bound_tightens_with_k_to_the_exact_log_density():
+    torch.manual_seed(1)
+    prior, exact = linear_gaussian_prior(exact_posterior=False)
+    z = exact.sample((40,))
+    target = exact.log_prob(z).mean().item()
+    bounds = {}
+    with torch.no_grad():
+        for k in [1, 10, 100, 5000]:
+            reps = max(8, 40000 // k)
+            bounds[k] = prior.log_prob_iw(z.expand(reps, -1, -1), k).mean().item()
+    gaps = [target - bounds[k] for k in [1, 10, 100, 5000]]
+    assert gaps[0] > 0.1, f"the bad proposal should leave a clear gap at K = 1, got {gaps}"
+    assert gaps[0] > gaps[1] > gaps[2] > -0.01, gaps
+    assert abs(gaps[3]) < 0.01, gaps
+
+
+@pytest.mark.parametrize("name", sorted(PRIORS))
+def test_every_prior_keeps_the_shape_contract(name):
+    model = small_vae(prior=name)
+    z = torch.randn(5, 7, 2)
+    assert model.prior.log_prob_iw(z, 3).shape == (5, 7)
+    assert model.prior.sample(11).shape == (11, 2)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("objective", sorted(OBJECTIVES))
+def test_objectives_give_finite_gradients(likelihood, objective):
+    model = small_vae(likelihood=likelihood)
+    x = torch.rand(16, 12)
+    OBJECTIVES[objective](model, x, 4).loss(0.5).backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

@@ -1,0 +1,58 @@
+"""The smoke-scale DAG runs end to end in a temporary folder and fills Table 1, the figures and
+the report; `snakemake --lint` has nothing to say."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from vhp_core.paper import TABLE1_ABS_ERROR
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("workflow")
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy(ROOT / name, work)
+    shutil.copytree(ROOT / "workflow", work / "workflow")
+    return work
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, "--cores", "2", *args, "--configfile", "workflow/config/smoke.yaml"],
+                          cwd=workdir, capture_output=True, text=True)
+
+
+def test_smoke_dag_table1_figures_and_report(workdir):
+    run = snakemake(workdir, "all")
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = pd.read_csv(workdir / "results" / "tables" / "table1.csv")
+    assert list(table.columns) == ["method", "label", "n_seeds", "abs_error_mean", "abs_error_std", "paper"]
+    assert list(table["method"]) == list(TABLE1_ABS_ERROR)
+    assert (table["n_seeds"] == 2).all()
+    assert table["abs_error_mean"].between(0, 3.1416).all()
+    assert table["paper"].tolist() == list(TABLE1_ABS_ERROR.values())
+    assert "| vhp_rewo | VHP + REWO | 2 |" in (workdir / "results" / "tables" / "table1.md").read_text()
+    for name in ("fig1_beta_landscape", "fig2_training_dynamics"):
+        for ext in ("png", "pdf"):
+            assert (workdir / "results" / "figures" / f"{name}.{ext}").stat().st_size > 10_000
+    report = snakemake(workdir, "--report", "results/report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "Table 1" in (workdir / "results" / "report.html").read_text()
+
+
+def test_nothing_left_to_do_after_a_run(workdir):
+    dry = snakemake(workdir, "all", "--dry-run")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_lint_is_clean():
+    lint = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Lints for" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
