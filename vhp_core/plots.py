@@ -43,7 +43,7 @@ def training_dynamics(runs: dict[str, tuple[str | Path, str | Path]], max_points
     loaded = {label: (dict(np.load(snap)), pd.read_csv(log)) for label, (snap, log) in runs.items()}
     n_cols = max(len(s["step"]) for s, _ in loaded.values())
     fig = plt.figure(figsize=(2.1 * n_cols + 4.2, 4.2 * len(loaded)))
-    grid = fig.add_gridspec(2 * len(loaded), n_cols + 2, width_ratios=[1] * n_cols + [0.15, 2.2])
+    grid = fig.add_gridspec(2 * len(loaded), n_cols + 2, width_ratios=[1] * n_cols + [0.15, 2.2], hspace=0.45)
     for r, (label, (snap, log)) in enumerate(loaded.items()):
         lim = 1.1 * np.percentile(np.abs(np.concatenate([snap["mu"][-1], snap["prior"][-1]])), 99.5)
         for c, step in enumerate(snap["step"]):

@@ -35,22 +35,23 @@ def render(angles: np.ndarray, size: int = 16, rod_width: float = 1.0, bob_radiu
     return np.maximum(rod, bob)
 
 
-def generate(n_images: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def generate(n_images: int, size: int, seed: int, rod_width: float, bob_radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Angles uniform in [0, 2 pi) from `seed` and their images quantised to uint8."""
     angles = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, size=n_images)
-    images = np.round(render(angles, size) * 255).astype(np.uint8)
+    images = np.round(render(angles, size, rod_width, bob_radius) * 255).astype(np.uint8)
     return images, angles
 
 
 def prepare(root: Path, args: dict[str, Any]) -> None:
-    images, angles = generate(args["n_images"], args["image_size"], args["seed"])
+    images, angles = generate(args["n_images"], args["image_size"], args["seed"], args["rod_width"],
+                              args["bob_radius"])
     with atomic_path(root / FILE) as tmp, open(tmp, "wb") as f:
         np.savez(f, images=images, angles=angles)
     write_json(root / META, {**_identity(args), "sha256": sha256_file(root / FILE)})
 
 
 def _identity(args: dict[str, Any]) -> dict[str, Any]:
-    return {k: args[k] for k in ("n_images", "image_size", "seed")}
+    return {k: args[k] for k in ("n_images", "image_size", "seed", "rod_width", "bob_radius")}
 
 
 def load(root: Path, args: dict[str, Any]) -> Splits:
