@@ -83,3 +83,9 @@ class HierarchicalPrior(Prior):
     def sample(self, n: int) -> torch.Tensor:
         zeta = torch.randn(n, self.zeta_dim, device=self.device)
         return reparameterise(*self.p_z(zeta))
+
+
+# Priors defined in other modules register themselves when imported; importing them here makes
+# every consumer of PRIORS (configs, models, tests) see all of them.
+from baselines import vampprior  # noqa: E402, F401, I001
+from vhp_core import mixture_prior  # noqa: E402, F401
