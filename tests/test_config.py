@@ -57,6 +57,6 @@ def test_schema_enums_match_the_registries():
     defs = schema["$defs"]
     assert set(defs["schedule"]["properties"]["name"]["enum"]) == set(SCHEDULES)
     assert set(defs["model"]["properties"]["likelihood"]["enum"]) == set(LIKELIHOODS)
-    method = schema["properties"]["methods"]["additionalProperties"]["properties"]
+    method = defs["method_fields"]["properties"]
     assert set(method["objective"]["enum"]) == set(OBJECTIVES)
     assert set(schema["properties"]["datasets"]["propertyNames"]["enum"]) == set(DATASETS)

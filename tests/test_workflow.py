@@ -1,5 +1,6 @@
 """The smoke-scale DAG runs end to end in a temporary folder and fills Table 1, the figures and
 the report; `snakemake --lint` has nothing to say."""
+import os
 import shutil
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from vhp_core.paper import TABLE1_ABS_ERROR
 
@@ -56,3 +58,25 @@ def test_lint_is_clean():
     lint = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+
+
+MIRROR = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
+def test_smoke_dag_table2_fills_every_cell(workdir):
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "table2", "--configfile", "workflow/config/smoke.yaml"],
+                         cwd=workdir, capture_output=True, text=True,
+                         env={**os.environ, "VHP_DATA_MIRROR": str(MIRROR)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = pd.read_csv(workdir / "results" / "tables" / "table2.csv")
+    config = yaml.safe_load((workdir / "workflow" / "config" / "config.yaml").read_text())["tables"]["table2"]
+    assert len(table) == len(config["datasets"]) * len(config["methods"])
+    assert (table["n_seeds"] == 1).all() and table["nll_mean"].notna().all()
+    assert table["nll_mean"].between(50, 2000).all()
+    comparable = table["dataset"] != "omniglot_small"
+    paper = table["method"].isin(["vhp_rewo", "vhp_geco", "vampprior", "iwae_l1", "iwae_l2"])
+    assert table.loc[comparable & paper, "paper_nll"].notna().all()
+    assert table.loc[~comparable, "note"].str.contains("not the paper's").all()
+    units = pd.read_csv(workdir / "results" / "tables" / "active_units.csv")
+    assert len(units) == len(table) and (units["active_units"] <= units["latent_dim"]).all()

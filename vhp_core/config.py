@@ -65,6 +65,11 @@ def validate(config: dict[str, Any]) -> None:
             if dataset not in config["datasets"]:
                 raise ConfigError(f"config key tables/{table}/datasets: {dataset!r} is not defined under "
                                   f"`datasets`; defined: {sorted(config['datasets'])}")
+    for dataset, spec in config["datasets"].items():
+        for method in spec.get("overrides", {}):
+            if method not in config["methods"]:
+                raise ConfigError(f"config key datasets/{dataset}/overrides: {method!r} is not defined under "
+                                  f"`methods`; defined: {sorted(config['methods'])}")
     for method in config["figures"]["training_dynamics"]["methods"]:
         if method not in config["methods"]:
             raise ConfigError(f"config key figures/training_dynamics/methods: {method!r} is not defined "
@@ -72,12 +77,14 @@ def validate(config: dict[str, Any]) -> None:
 
 
 def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) -> dict[str, Any]:
-    """Everything one training run needs, with the method's overrides applied to the dataset's defaults."""
+    """Everything one training run needs: the dataset's defaults, overridden by the method's entry,
+    overridden by the dataset's `overrides` for that method."""
     if dataset not in config["datasets"]:
         raise ConfigError(f"dataset {dataset!r} is not defined under `datasets`")
     if method not in config["methods"]:
         raise ConfigError(f"method {method!r} is not defined under `methods`")
-    ds, m = config["datasets"][dataset], config["methods"][method]
+    ds = config["datasets"][dataset]
+    m = deep_merge(config["methods"][method], ds.get("overrides", {}).get(method, {}))
     prior_args = deep_merge(ds["prior_args"].get(m["prior"], {}), m.get("prior_args", {}))
     return {
         "dataset": dataset,

@@ -1,5 +1,6 @@
 """Metrics of a trained model (never beta, never plots): test -ELBO, active units, and the
 pendulum's OLS angle read-out of Table 1."""
+import time
 from pathlib import Path
 from typing import Any
 
@@ -8,6 +9,7 @@ import torch
 
 from vhp_core import datasets
 from vhp_core.model import VAE
+from vhp_core.nll import importance_sampled_nll, nll_summary
 from vhp_core.train import load_model, neg_elbo
 
 
@@ -65,6 +67,20 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
 @torch.no_grad()
 def encode_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     return torch.cat([model.encode_mean(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+
+
+def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> dict[str, Any]:
+    """Importance-sampled test NLL of one trained run (Table 2), on the first `n_items` test items."""
+    model, spec = load_model(model_path)
+    torch.manual_seed(spec["seed"])
+    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    x = splits.test[:n_items]
+    start = time.perf_counter()
+    nll = importance_sampled_nll(model, x, samples=samples, progress=True)
+    summary = nll_summary(nll)
+    return {"dataset": spec["dataset"], "method": spec["method"], "seed": spec["seed"], "samples": samples,
+            "n_items": len(x), "nll": summary["mean"], "nll_stderr": summary["stderr"],
+            "seconds": time.perf_counter() - start}
 
 
 def evaluate_run(model_path: str | Path) -> dict[str, Any]:

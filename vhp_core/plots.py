@@ -39,14 +39,14 @@ def beta_landscape(nu: float, tau: float, beta_max: float = 2.0, delta_max: floa
 def training_dynamics(runs: dict[str, tuple[str | Path, str | Path]], max_points: int = 500) -> plt.Figure:
     """Fig. 2: per method (label -> (snapshots.npz, train_log.csv)), a row of posterior means
     coloured by the true angle with their std as ellipses, a row of prior samples, at each snapshot
-    step; and beta over the steps with the snapshot steps marked."""
+    step, each column on its own scale; and beta over the steps with the snapshot steps marked."""
     loaded = {label: (dict(np.load(snap)), pd.read_csv(log)) for label, (snap, log) in runs.items()}
     n_cols = max(len(s["step"]) for s, _ in loaded.values())
     fig = plt.figure(figsize=(2.1 * n_cols + 4.2, 4.2 * len(loaded)))
     grid = fig.add_gridspec(2 * len(loaded), n_cols + 2, width_ratios=[1] * n_cols + [0.15, 2.2], hspace=0.45)
     for r, (label, (snap, log)) in enumerate(loaded.items()):
-        lim = 1.1 * np.percentile(np.abs(np.concatenate([snap["mu"][-1], snap["prior"][-1]])), 99.5)
         for c, step in enumerate(snap["step"]):
+            lim = 1.1 * np.percentile(np.abs(np.concatenate([snap["mu"][c], snap["prior"][c]])), 99.5)
             post = fig.add_subplot(grid[2 * r, c])
             mu, std = snap["mu"][c][:max_points], snap["std"][c][:max_points]
             post.add_collection(EllipseCollection(2 * std[:, 0], 2 * std[:, 1], 0, units="xy", offsets=mu,

@@ -134,7 +134,8 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
 
     model = build_model(spec, splits.data_dim).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
-    steps_per_epoch = math.ceil(len(splits.train) / train_cfg["batch_size"])
+    x_train = splits.train[:train_cfg.get("train_items")].to(device)
+    steps_per_epoch = math.ceil(len(x_train) / train_cfg["batch_size"])
     schedule = build_schedule(spec["schedule"], spec["kappa"], splits.data_dim)
     objective = OBJECTIVES[spec["objective"]]
     prior_params = model.prior_parameters()
@@ -163,7 +164,7 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
     _truncate_csv(work / "train_log.csv", LOG_FIELDS, lambda row: int(row["step"]) < step)
     _truncate_csv(work / "epochs.csv", EPOCH_FIELDS, lambda row: int(row["step"]) <= step)
 
-    x_train, x_valid = splits.train.to(device), splits.valid.to(device)
+    x_valid = splits.valid.to(device)
     epochs = range(start_epoch, train_cfg["epochs"])
     bar = tqdm(epochs, desc=f"{spec['dataset']}/{spec['method']}/seed{spec['seed']}", disable=not progress,
                initial=start_epoch, total=train_cfg["epochs"], mininterval=2.0)

@@ -18,3 +18,34 @@ rule table1:
         "../../environment.yml"
     script:
         "../scripts/table1.py"
+
+
+rule table2:
+    """Table 2: importance-sampled test NLL per dataset and method, beside the paper; active units."""
+    input:
+        nll=table_inputs("table2", "nll.json"),
+        metrics=table_inputs("table2"),
+    output:
+        csv=report(
+            "results/tables/table2.csv",
+            caption="../report/table2.rst",
+            category="Table 2",
+        ),
+        md="results/tables/table2.md",
+        units_csv="results/tables/active_units.csv",
+        units_md="results/tables/active_units.md",
+    params:
+        labels=method_labels(config["tables"]["table2"]["methods"]),
+    log:
+        "logs/tables/table2.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/table2.py"
+
+
+rule pendulum:
+    """Table 1 and every figure, on the generated pendulum: the README's main job."""
+    input:
+        pendulum_outputs(),

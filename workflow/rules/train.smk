@@ -44,3 +44,25 @@ rule evaluate:
         "../../environment.yml"
     script:
         "../scripts/evaluate.py"
+
+
+rule nll:
+    """Test NLL of one trained run by importance sampling (Table 2; method.md §4)."""
+    input:
+        model=rules.train.output.model,
+    output:
+        f"{RUN}/nll.json",
+    params:
+        nll=nll_params,
+    log:
+        "logs/{dataset}/{method}/seed{seed}/nll.log",
+    benchmark:
+        "logs/{dataset}/{method}/seed{seed}/nll.benchmark.tsv"
+    threads: config["torch_threads"]
+    resources:
+        mem_mb=2000,
+        runtime=600,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/nll.py"

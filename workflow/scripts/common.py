@@ -4,5 +4,5 @@ import sys
 
 
 def log_to(path: str) -> None:
-    sys.stderr = open(path, "a", buffering=1)
+    sys.stderr = open(path, "w", buffering=1)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -1,0 +1,14 @@
+"""Write nll.json: the importance-sampled test NLL of one trained run."""
+import logging
+
+import torch
+from common import log_to
+
+from vhp_core.evaluate import evaluate_nll
+from vhp_core.io import write_json
+
+log_to(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
+result = evaluate_nll(snakemake.input.model, **snakemake.params.nll)
+logging.getLogger("nll").info("%s", result)
+write_json(snakemake.output[0], result)
