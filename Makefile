@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 CONFIG ?= workflow/config/config.yaml
-TARGET ?= all
+TARGET ?= pendulum
 
 .PHONY: setup run test lint
 

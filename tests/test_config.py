@@ -4,8 +4,9 @@ import copy
 
 import pytest
 import yaml
+from conftest import CONFIGS
 
-from vhp_core.config import SCHEMA, ConfigError, resolve_run, validate
+from vhp_core.config import SCHEMA, ConfigError, load_config, resolve_run, validate
 from vhp_core.datasets import DATASETS
 from vhp_core.likelihoods import LIKELIHOODS
 from vhp_core.objectives import OBJECTIVES
@@ -36,8 +37,14 @@ def test_bad_config_names_the_key_and_value(smoke_config, mutate, where, what):
     assert where in str(err.value) and what in str(err.value)
 
 
-def test_shipped_configs_are_valid(smoke_config):
-    validate(smoke_config)
+@pytest.mark.parametrize("overlay", [None, "quick.yaml", "smoke.yaml"])
+def test_shipped_configs_are_valid(overlay):
+    files = [CONFIGS / "config.yaml"] + ([CONFIGS / overlay] if overlay else [])
+    config = load_config(*files)
+    for table in config["tables"].values():
+        for dataset in table["datasets"]:
+            for method in table["methods"]:
+                resolve_run(config, dataset, method, 1)
 
 
 def test_resolve_run_applies_method_overrides(smoke_config):

@@ -43,9 +43,3 @@ rule table2:
         "../../environment.yml"
     script:
         "../scripts/table2.py"
-
-
-rule pendulum:
-    """Table 1 and every figure, on the generated pendulum: the README's main job."""
-    input:
-        pendulum_outputs(),
