@@ -68,7 +68,8 @@ def training_dynamics(runs: dict[str, tuple[str | Path, str | Path]], max_points
         beta_ax.semilogy(log["step"], log["beta"], color="k", lw=1)
         for step in snap["step"]:
             beta_ax.axvline(step, color="tab:red", lw=0.8)
-        beta_ax.set_xlabel("iteration")
+        if r == len(loaded) - 1:
+            beta_ax.set_xlabel("iteration")
         beta_ax.set_ylabel(r"$\beta$")
         beta_ax.set_title(label, fontsize=10)
     return fig
