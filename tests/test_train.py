@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from vhp_core import objectives
+from vhp_core import objectives, train
 from vhp_core.config import resolve_run
 from vhp_core.datasets import load
 from vhp_core.evaluate import evaluate_run
@@ -119,3 +119,21 @@ def test_rewo_initial_phase_leaves_the_prior_untouched(config, tmp_path):
             assert torch.equal(value, initial[name]), name
         elif name.startswith("encoder.net.0.weight"):
             assert not torch.equal(value, initial[name])
+
+
+def test_early_stopping_publishes_the_best_validation_epoch(config, tmp_path, monkeypatch):
+    """Validation scores are scripted (and draw no random numbers, so both runs see the same stream)."""
+    splits = load("pendulum", config["data"]["root"], config["datasets"]["pendulum"]["args"])
+    monkeypatch.setattr(train, "neg_elbo", lambda model, x, k: 0.0)
+    fit(make_spec(config, epochs=2), splits, tmp_path / "ref", progress=False)  # exactly 2 epochs
+
+    scripted = iter([5.0, 4.0, 4.5, 4.6, 4.7, 4.8])  # best after epoch 2, then no improvement
+    monkeypatch.setattr(train, "neg_elbo", lambda model, x, k: next(scripted))
+    spec = make_spec(config, epochs=10)
+    spec["training"]["early_stopping_patience"] = 2
+    summary = fit(spec, splits, tmp_path / "stopped", progress=False)
+    assert summary["epochs_run"] == 4 and summary["best_valid_epoch"] == 2
+    best, _ = load_model(tmp_path / "stopped" / "model.pt")
+    ref, _ = load_model(tmp_path / "ref" / "model.pt")
+    for (name, a), b in zip(best.state_dict().items(), ref.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name

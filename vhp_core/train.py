@@ -1,10 +1,11 @@
 """One training loop for every method: Adam on minibatches, a beta schedule, per-step CSV log,
-a checkpoint every epoch and exact resume from it.
+a checkpoint every epoch and exact resume from it; optional early stopping on the validation -ELBO.
 
 In-progress state lives in `run_dir/work/`; the finished outputs (model.pt, train_log.csv,
 epochs.csv, snapshots.npz) are published atomically at the end, so a partial run never overwrites
 or masquerades as a finished one.
 """
+import copy
 import csv
 import logging
 import math
@@ -144,6 +145,8 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
                            None if splits.labels is None else splits.labels["test"][:n_snap])
 
     start_epoch, step, elapsed = 0, 0, 0.0
+    patience = train_cfg.get("early_stopping_patience")
+    best: dict[str, Any] = {"valid": math.inf, "epoch": 0, "model": None}  # lowest validation -ELBO so far
     ckpt_path = work / "checkpoint.pt"
     if ckpt_path.exists():
         state = _read_checkpoint(ckpt_path, device)
@@ -159,7 +162,7 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
             schedule.load_state_dict(state["schedule"])
             torch.set_rng_state(state["torch_rng"])
             generator.set_state(state["generator"])
-            start_epoch, step, elapsed = state["epoch"], state["step"], state["seconds"]
+            start_epoch, step, elapsed, best = state["epoch"], state["step"], state["seconds"], state["best"]
             log.info("resuming %s at epoch %d (step %d)", run_dir, start_epoch, step)
     _truncate_csv(work / "train_log.csv", LOG_FIELDS, lambda row: int(row["step"]) < step)
     _truncate_csv(work / "epochs.csv", EPOCH_FIELDS, lambda row: int(row["step"]) <= step)
@@ -170,6 +173,9 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
                initial=start_epoch, total=train_cfg["epochs"], mininterval=2.0)
     model.train()
     for epoch in bar:
+        if patience is not None and epoch - best["epoch"] >= patience:
+            log.info("early stop before epoch %d: no better validation -ELBO since epoch %d", epoch, best["epoch"])
+            break
         t0 = time.perf_counter()
         rows, losses = [], []
         order = torch.randperm(len(x_train), generator=generator).to(device)
@@ -188,18 +194,25 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
             losses.append(terms["loss"])
             step += 1
         valid = neg_elbo(model, x_valid, spec["k"])
+        if valid < best["valid"]:
+            best = {"valid": valid, "epoch": epoch + 1,
+                    "model": copy.deepcopy(model.state_dict()) if patience is not None else None}
         elapsed += time.perf_counter() - t0
         _append_csv(work / "train_log.csv", LOG_FIELDS, rows)
         _append_csv(work / "epochs.csv", EPOCH_FIELDS, [{
             "epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses)), "valid_neg_elbo": valid,
             "beta": schedule.beta, "seconds": elapsed}])
         _save_checkpoint(ckpt_path, model, optimizer, schedule, generator, spec, splits.data_dim,
-                         epoch + 1, step, elapsed)
+                         epoch + 1, step, elapsed, best)
         bar.set_postfix(loss=f"{np.mean(losses):.2f}", c_hat=f"{schedule.c_hat:.2f}", beta=f"{schedule.beta:.3g}",
                         phase=schedule.phase, valid=f"{valid:.2f}")
         start_epoch = epoch + 1
     snapshots.maybe_take(model, step, schedule.beta)
-    return _publish(run_dir, work, model, spec, splits.data_dim, schedule, step, elapsed, snapshots)
+    summary = {"steps": step, "epochs_run": start_epoch, "train_seconds": elapsed, "final_beta": schedule.beta,
+               "final_c_hat": schedule.c_hat, "final_phase": schedule.phase, "best_valid_epoch": best["epoch"]}
+    if best["model"] is not None:  # early stopping publishes the model of the best validation epoch
+        model.load_state_dict(best["model"])
+    return _publish(run_dir, work, model, spec, splits.data_dim, summary, snapshots)
 
 
 def _step(model: VAE, optimizer: torch.optim.Optimizer, objective: Callable, schedule: BetaSchedule,
@@ -220,18 +233,17 @@ def _step(model: VAE, optimizer: torch.optim.Optimizer, objective: Callable, sch
 
 
 def _save_checkpoint(path: Path, model: VAE, optimizer, schedule: BetaSchedule, generator: torch.Generator,
-                     spec: dict[str, Any], data_dim: int, epoch: int, step: int, seconds: float) -> None:
+                     spec: dict[str, Any], data_dim: int, epoch: int, step: int, seconds: float,
+                     best: dict[str, Any]) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
              "torch_rng": torch.get_rng_state(), "generator": generator.get_state(), "spec": spec,
-             "data_dim": data_dim, "epoch": epoch, "step": step, "seconds": seconds}
+             "data_dim": data_dim, "epoch": epoch, "step": step, "seconds": seconds, "best": best}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
 def _publish(run_dir: Path, work: Path, model: VAE, spec: dict[str, Any], data_dim: int,
-             schedule: BetaSchedule, step: int, seconds: float, snapshots: _Snapshots) -> dict[str, Any]:
-    summary = {"steps": step, "train_seconds": seconds, "final_beta": schedule.beta,
-               "final_c_hat": schedule.c_hat, "final_phase": schedule.phase}
+             summary: dict[str, Any], snapshots: _Snapshots) -> dict[str, Any]:
     with atomic_path(run_dir / "model.pt") as tmp:
         torch.save({"model": model.state_dict(), "spec": spec, "data_dim": data_dim, "summary": summary}, tmp)
     for name in ("train_log.csv", "epochs.csv"):
