@@ -15,7 +15,7 @@ from vhp_core.config import resolve_run
 from vhp_core.datasets import load
 from vhp_core.evaluate import evaluate_run
 from vhp_core.io import sha256_file
-from vhp_core.train import CheckpointError, NonFiniteLossError, build_model, fit, load_model
+from vhp_core.train import CheckpointError, NonFiniteLossError, build_model, fit, load_model, lr_at
 
 pytestmark = pytest.mark.slow
 
@@ -137,3 +137,15 @@ def test_early_stopping_publishes_the_best_validation_epoch(config, tmp_path, mo
     ref, _ = load_model(tmp_path / "ref" / "model.pt")
     for (name, a), b in zip(best.state_dict().items(), ref.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_learning_rate_stages_follow_burda():
+    stages = [[3**i, 1e-3 * 10 ** (-i / 7)] for i in range(8)]
+    assert sum(n for n, _ in stages) == 3280
+    assert lr_at(0, 5.0, stages) == pytest.approx(1e-3)
+    assert lr_at(1, 5.0, stages) == pytest.approx(1e-3 * 10 ** (-1 / 7))
+    assert lr_at(3, 5.0, stages) == pytest.approx(1e-3 * 10 ** (-1 / 7))
+    assert lr_at(4, 5.0, stages) == pytest.approx(1e-3 * 10 ** (-2 / 7))
+    assert lr_at(3279, 5.0, stages) == pytest.approx(1e-4)
+    assert lr_at(5000, 5.0, stages) == pytest.approx(1e-4)
+    assert lr_at(7, 5.0, None) == lr_at(7, 5.0, []) == 5.0

@@ -84,6 +84,19 @@ def neg_elbo(model: VAE, x: torch.Tensor, k: int, batch_size: int = 1000) -> flo
     return total / len(x)
 
 
+def lr_at(epoch: int, lr: float, stages: list[list[float]] | None) -> float:
+    """Learning rate of a 0-based epoch: `lr`, or stage by stage from [[epochs, lr], ...] (Burda et
+    al. 2016: 3^i epochs at 1e-3 * 10^(-i/7), i = 0..7), the last stage's rate after the stages end."""
+    if not stages:
+        return lr
+    end = 0
+    for n_epochs, stage_lr in stages:
+        end += n_epochs
+        if epoch < end:
+            return stage_lr
+    return stages[-1][1]
+
+
 def _batch(x: torch.Tensor, splits: Splits, generator: torch.Generator) -> torch.Tensor:
     """Dynamic binarisation draws each pixel from Bernoulli(grey level) anew for every minibatch."""
     if splits.dynamic_binarization:
@@ -177,6 +190,8 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
             log.info("early stop before epoch %d: no better validation -ELBO since epoch %d", epoch, best["epoch"])
             break
         t0 = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(epoch, train_cfg["lr"], train_cfg.get("lr_stages"))
         rows, losses = [], []
         order = torch.randperm(len(x_train), generator=generator).to(device)
         for b in range(steps_per_epoch):
