@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vhp_core.distributions import log_normal_diag, reparameterise
+from vhp_core.distributions import log_normal_diag_components, reparameterise
 from vhp_core.networks import ConditionalGaussian
 from vhp_core.priors import Prior, register_prior
 
@@ -67,7 +67,7 @@ class VampPrior(Prior):
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
         """Exact log p(z) = logsumexp_c log q_phi(z|u_c) - log C; k is unused. (..., d) -> (...)."""
         mu, logvar = self.components()  # (C, d) each
-        log_q = log_normal_diag(z.unsqueeze(-2), mu, logvar)  # (..., C)
+        log_q = log_normal_diag_components(z, mu, logvar)  # (..., C)
         return torch.logsumexp(log_q, dim=-1) - math.log(self.n_components)
 
     def sample(self, n: int) -> torch.Tensor:

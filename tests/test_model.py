@@ -123,3 +123,15 @@ def test_objectives_give_finite_gradients(likelihood, objective):
     OBJECTIVES[objective](model, x, 4).loss(0.5).backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_component_log_densities_match_broadcasting():
+    from vhp_core.distributions import log_normal_diag, log_normal_diag_components
+
+    torch.manual_seed(4)
+    z, mu = 3 * torch.randn(7, 5, 40), 3 * torch.randn(300, 40)
+    logvar = torch.empty(300, 40).uniform_(-9, 2)  # std from 0.011 to 2.7
+    expected = log_normal_diag(z.double().unsqueeze(-2), mu.double(), logvar.double())  # (7, 5, 300)
+    got = log_normal_diag_components(z, mu, logvar)
+    assert got.shape == (7, 5, 300) and got.dtype == torch.float32
+    assert torch.allclose(got.double(), expected, rtol=1e-6, atol=1e-3)

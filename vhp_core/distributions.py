@@ -27,3 +27,16 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, n: int | None = None)
     """Sample N(mu, diag exp(logvar)) by the reparameterisation trick; n adds a leading sample axis."""
     shape = mu.shape if n is None else (n, *mu.shape)
     return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)
+
+
+def log_normal_diag_components(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu_c, diag exp(logvar_c)) for every component c at once: (..., D) x (C, D) -> (..., C).
+
+    Expands sum_d (z_d - mu_cd)^2 / var_cd into two matrix products instead of broadcasting a
+    (..., C, D) tensor (mixture priors with hundreds of components); float64 keeps the cancellation
+    between the expanded terms below 1e-6 nats.
+    """
+    z64, mu64, logvar64 = z.double(), mu.double(), logvar.double()
+    precision = torch.exp(-logvar64)  # (C, D)
+    quad = (z64**2) @ precision.T - 2 * z64 @ (mu64 * precision).T + (mu64**2 * precision).sum(-1)  # (..., C)
+    return (-0.5 * (quad + logvar64.sum(-1) + mu.shape[-1] * LOG_2PI)).to(z.dtype)

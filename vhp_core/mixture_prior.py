@@ -6,7 +6,7 @@ logits are all prior parameters (Theta), trained like the VHP's and frozen in RE
 import torch
 from torch import nn
 
-from vhp_core.distributions import log_normal_diag, reparameterise
+from vhp_core.distributions import log_normal_diag_components, reparameterise
 from vhp_core.networks import LOGVAR_BOUND
 from vhp_core.priors import Prior, register_prior
 
@@ -33,7 +33,7 @@ class MixtureOfGaussians(Prior):
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
         """Exact log p(z) = logsumexp_k [log pi_k + log N(z; m_k, s_k^2)]; k is unused. (..., d) -> (...)."""
         log_pi, mu, logvar = self.components()
-        log_joint = log_pi + log_normal_diag(z.unsqueeze(-2), mu, logvar)  # (..., K)
+        log_joint = log_pi + log_normal_diag_components(z, mu, logvar)  # (..., K)
         return torch.logsumexp(log_joint, dim=-1)
 
     def sample(self, n: int) -> torch.Tensor:
