@@ -21,7 +21,7 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         "label": list(labels.values()),
         "n_seeds": [int(grouped.count().get(m, 0)) for m in labels],
         "abs_error_mean": [grouped.mean().get(m) for m in labels],
-        "abs_error_std": [grouped.std(ddof=0).get(m) for m in labels],
+        "abs_error_std": [grouped.std(ddof=0).get(m) if grouped.count().get(m, 0) > 1 else None for m in labels],
         "paper": [TABLE1_ABS_ERROR.get(m) for m in labels],
     })
 
@@ -37,7 +37,7 @@ def table2(nll: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
             mean = runs["nll"].mean() if len(runs) else None
             rows.append({
                 "dataset": dataset, "method": method, "label": label, "n_seeds": len(runs), "nll_mean": mean,
-                "nll_std": runs["nll"].std(ddof=0) if len(runs) else None,
+                "nll_std": runs["nll"].std(ddof=0) if len(runs) > 1 else None,
                 "samples": int(runs["samples"].iloc[0]) if len(runs) else None,
                 "n_test": int(runs["n_items"].iloc[0]) if len(runs) else None,
                 "paper_nll": paper, "delta": None if paper is None or mean is None else mean - paper,
