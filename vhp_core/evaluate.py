@@ -71,7 +71,8 @@ def encode_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.T
 
 def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> dict[str, Any]:
     """Importance-sampled test NLL of one trained run (Table 2), on the first `n_items` test items."""
-    model, spec = load_model(model_path)
+    model, saved = load_model(model_path)
+    spec = saved["spec"]
     torch.manual_seed(spec["seed"])
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
     x = splits.test[:n_items]
@@ -85,7 +86,8 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
 
 def evaluate_run(model_path: str | Path) -> dict[str, Any]:
     """All metrics of one trained run, for its metrics.json."""
-    model, spec = load_model(model_path)
+    model, saved = load_model(model_path)
+    spec = saved["spec"]
     torch.manual_seed(spec["seed"])
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
     mu_test = encode_means(model, splits.test)
@@ -95,7 +97,7 @@ def evaluate_run(model_path: str | Path) -> dict[str, Any]:
         f"test_neg_elbo_k{k}": neg_elbo(model, splits.test, k),
         "active_units": active_units(mu_test),
         "latent_dim": spec["model"]["latent_dim"],
-        **torch.load(model_path, weights_only=False)["summary"],
+        **saved["summary"],
     }
     if splits.labels is not None and spec["model"]["latent_dim"] == 2:
         mu_fit = encode_means(model, splits.valid).numpy()

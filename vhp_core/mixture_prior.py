@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from vhp_core.distributions import log_normal_diag_components, reparameterise
-from vhp_core.networks import LOGVAR_BOUND
+from vhp_core.networks import bound_logvar
 from vhp_core.priors import Prior, register_prior
 
 
@@ -27,7 +27,7 @@ class MixtureOfGaussians(Prior):
 
     def components(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """log pi (K,), means (K, d) and bounded log-variances (K, d)."""
-        logvars = LOGVAR_BOUND * torch.tanh(self.raw_logvars / LOGVAR_BOUND)
+        logvars = bound_logvar(self.raw_logvars)
         return torch.log_softmax(self.logits, dim=-1), self.means, logvars
 
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:

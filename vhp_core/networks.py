@@ -21,6 +21,11 @@ def mlp(sizes: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def bound_logvar(raw: torch.Tensor) -> torch.Tensor:
+    """Squash an unconstrained output into a log-variance in (-LOGVAR_BOUND, LOGVAR_BOUND)."""
+    return LOGVAR_BOUND * torch.tanh(raw / LOGVAR_BOUND)
+
+
 class ConditionalGaussian(nn.Module):
     """N(y; mu(x), diag sigma^2(x)) with mu and log sigma^2 from one MLP: q_phi(z|x), p_Theta(z|zeta), q_Phi(zeta|z)."""
 
@@ -31,7 +36,7 @@ class ConditionalGaussian(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, raw = self.net(x).chunk(2, dim=-1)  # (..., out_dim) each
-        return mu, LOGVAR_BOUND * torch.tanh(raw / LOGVAR_BOUND)
+        return mu, bound_logvar(raw)
 
     def sample(self, x: torch.Tensor, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw y (with a leading axis of n if given) and return it with log q(y|x): ((n,) ..., D), ((n,) ...)."""

@@ -55,11 +55,12 @@ def build_model(spec: dict[str, Any], data_dim: int) -> VAE:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[VAE, dict[str, Any]]:
-    """Rebuild a trained model from `model.pt` alone; returns (model in eval mode, its run spec)."""
+    """Rebuild a trained model from `model.pt` alone; returns (model in eval mode, the rest of the
+    file: its run `spec`, `data_dim` and the training `summary`)."""
     state = _read_checkpoint(path, device)
     model = build_model(state["spec"], state["data_dim"])
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), state["spec"]
+    model.load_state_dict(state.pop("model"))
+    return model.to(device).eval(), state
 
 
 def _read_checkpoint(path: str | Path, device: str | torch.device) -> dict[str, Any]:
