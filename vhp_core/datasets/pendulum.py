@@ -5,6 +5,7 @@ deterministic function of the seed. Angle 0 hangs straight down; angles grow cou
 Split: the first n_train images train, the next n_valid validate, the rest test (angles are i.i.d.).
 """
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,25 @@ def render(angles: np.ndarray, size: int = 16, rod_width: float = 1.0, bob_radiu
     rod = np.clip(rod_width / 2 + 0.5 - d_rod, 0.0, 1.0)
     bob = np.clip(bob_radius + 0.5 - d_bob, 0.0, 1.0)
     return np.maximum(rod, bob)
+
+
+def read_angle(images: torch.Tensor) -> torch.Tensor:
+    """The joint angle shown by (N, size * size) grey images: the direction from the pivot (the image
+    centre) to the intensity-weighted centroid, in the renderer's convention (0 = down, counter-clockwise).
+    The read-out of decoded images in Fig. 4; a blend of two poses reads as an angle between them."""
+    size = math.isqrt(images.shape[-1])
+    c = (size - 1) / 2.0
+    rows, cols = torch.meshgrid(torch.arange(size, dtype=images.dtype), torch.arange(size, dtype=images.dtype),
+                                indexing="ij")
+    w = images.reshape(*images.shape[:-1], size, size)
+    return torch.atan2((w * (cols - c)).sum((-2, -1)), (w * (rows - c)).sum((-2, -1)))
+
+
+def endpoint_images(args: dict[str, Any], degrees: list[float]) -> torch.Tensor:
+    """Images of the pendulum at the given angles, rendered and quantised like the dataset: (P, size * size)."""
+    images = render(np.radians(np.asarray(degrees, dtype=np.float64)), args["image_size"], args["rod_width"],
+                    args["bob_radius"])
+    return torch.from_numpy(np.round(images * 255).reshape(len(degrees), -1).astype(np.float32) / 255.0)
 
 
 def generate(n_images: int, size: int, seed: int, rod_width: float, bob_radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -80,4 +100,12 @@ def load(root: Path, args: dict[str, Any]) -> Splits:
     )
 
 
-DATASETS["pendulum"] = DatasetSpec(prepare=prepare, load=load, files=lambda args: [FILE, META])
+def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start and end images of the interpolations from pairs of joint angles in degrees ([[0, 180]]: Fig. 4)."""
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(a, int | float) for a in pair):
+            raise ValueError(f"pendulum interpolation pair {pair!r}: expected [start, end] joint angles in degrees")
+    return endpoint_images(args, [p[0] for p in pairs]), endpoint_images(args, [p[1] for p in pairs])
+
+
+DATASETS["pendulum"] = DatasetSpec(prepare=prepare, load=load, files=lambda args: [FILE, META], endpoints=endpoints)

@@ -1,0 +1,114 @@
+"""Graph-based interpolation (Sec. 2.3): the kNN graph, A* against Dijkstra, the path's endpoints,
+arc-length resampling, the smoothness factor of Fig. 7 and the pendulum's angle read-out."""
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from vhp_core.datasets import pendulum
+from vhp_core.interpolation import (
+    interpolate,
+    join_endpoints,
+    knn_edges,
+    knn_graph,
+    resample,
+    shortest_path,
+    smoothness_factor,
+)
+from vhp_core.model import VAE, ModelConfig
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_astar_finds_the_dijkstra_shortest_path_length(seed):
+    generator = torch.Generator().manual_seed(seed)
+    dim = 2 + seed % 4
+    nodes = torch.randn(300, dim, generator=generator, dtype=torch.float64) * torch.rand(dim, generator=generator)
+    graph = knn_graph(nodes, k=4 + seed % 3)
+    rng = np.random.default_rng(seed)
+    for source, target in rng.integers(0, 300, size=(20, 2)):
+        path = shortest_path(graph, nodes, int(source), int(target))
+        length = sum(graph.edges[a, b]["weight"] for a, b in zip(path, path[1:]))
+        assert path[0] == source and path[-1] == target
+        assert length == pytest.approx(nx.dijkstra_path_length(graph, int(source), int(target)), rel=1e-12)
+
+
+def test_knn_edges_join_each_node_to_its_k_nearest_with_euclidean_weights():
+    nodes = torch.randn(50, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    pairs, lengths = knn_edges(nodes, k=5)
+    assert (pairs[:, 0] < pairs[:, 1]).all() and len(np.unique(pairs, axis=0)) == len(pairs)
+    np.testing.assert_allclose(lengths, (nodes[pairs[:, 0]] - nodes[pairs[:, 1]]).norm(dim=1).numpy(), rtol=1e-12)
+    dist = torch.cdist(nodes, nodes).fill_diagonal_(math.inf)
+    nearest = dist.topk(5, largest=False).indices
+    edge_set = {tuple(p) for p in pairs.tolist()}
+    for i in range(50):
+        for j in nearest[i].tolist():
+            assert (min(i, j), max(i, j)) in edge_set
+
+
+def test_separate_clusters_are_joined_by_their_closest_pair():
+    generator = torch.Generator().manual_seed(2)
+    a = torch.randn(40, 2, generator=generator, dtype=torch.float64)
+    b = torch.randn(40, 2, generator=generator, dtype=torch.float64) + torch.tensor([50.0, 0.0], dtype=torch.float64)
+    nodes = torch.cat([a, b])
+    graph = knn_graph(nodes, k=3)
+    assert nx.is_connected(graph) and graph.graph["bridges"] == 1
+    longest = max(w for _, _, w in graph.edges(data="weight"))
+    assert longest == pytest.approx(float(torch.cdist(a, b).min()), rel=1e-12)
+
+
+def test_endpoints_join_only_the_prior_nodes():
+    nodes = torch.randn(30, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    graph = knn_graph(nodes, k=3)
+    join_endpoints(graph, nodes, torch.zeros(2, 2, dtype=torch.float64), [30, 31], k=3)
+    assert graph.degree[30] == 3 and graph.degree[31] == 3 and not graph.has_edge(30, 31)
+
+
+def test_resample_spaces_frames_equally_along_the_path():
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 3.0]], dtype=torch.float64)
+    frames = resample(points, 9)
+    steps = (frames[1:] - frames[:-1]).norm(dim=1)
+    assert torch.equal(frames[0], points[0]) and torch.allclose(frames[-1], points[-1])
+    assert torch.allclose(steps, torch.full_like(steps, 0.5))
+    assert torch.allclose(frames[2], torch.tensor([1.0, 0.0], dtype=torch.float64))
+
+
+def test_smoothness_factor_of_a_line_is_zero_and_of_a_quadratic_is_twice_its_coefficient():
+    t = torch.arange(20, dtype=torch.float64)[:, None]
+    line = 3.0 + t * torch.tensor([0.5, -2.0, 0.0], dtype=torch.float64)
+    assert torch.allclose(smoothness_factor(line), torch.zeros(3, dtype=torch.float64), atol=1e-12)
+    a = torch.tensor([0.25, -1.5], dtype=torch.float64)
+    quadratic = a * t**2 + 7.0 * t - 1.0
+    assert torch.allclose(smoothness_factor(quadratic), 2 * a.abs())
+    batch = torch.stack([line[:, :2], quadratic])
+    assert torch.allclose(smoothness_factor(batch), torch.stack([torch.zeros(2, dtype=torch.float64), 2 * a.abs()]))
+
+
+@pytest.mark.parametrize("prior", ["vhp", "standard_normal", "vampprior"])
+def test_a_path_starts_and_ends_at_the_encodings_and_decodes_them(prior):
+    torch.manual_seed(0)
+    args = {"vhp": {"zeta_dim": 2, "hidden": [16], "activation": "tanh"}, "vampprior": {"n_components": 10}}
+    model = VAE(ModelConfig(data_dim=12, latent_dim=2, hidden=[32], activation="tanh", likelihood="bernoulli",
+                            prior=prior, prior_args=args.get(prior, {}))).eval()
+    x_start, x_end = torch.rand(3, 12), torch.rand(3, 12)
+    result = interpolate(model, x_start, x_end, n_nodes=200, k=5, frames=7, seed=1)
+    mu_start, mu_end = model.encode_mean(x_start)[0].double(), model.encode_mean(x_end)[0].double()
+    assert result.latents.shape == (3, 7, 2) and result.decoded.shape == (3, 7, 12)
+    assert torch.allclose(result.latents[:, 0], mu_start) and torch.allclose(result.latents[:, -1], mu_end)
+    with torch.no_grad():
+        ends = model.decoder.mean(torch.cat([mu_start, mu_end]).float()).double()
+    assert torch.allclose(result.decoded[:, 0], ends[:3], atol=1e-6)
+    assert torch.allclose(result.decoded[:, -1], ends[3:], atol=1e-6)
+    for p, path in enumerate(result.paths):
+        assert path[0] == 200 + p and path[-1] == 203 + p
+        assert all(node < 200 for node in path[1:-1])
+
+
+def test_the_pendulum_angle_read_out_recovers_the_rendered_angle():
+    angles = np.random.default_rng(0).uniform(0, 2 * np.pi, 500)
+    images = torch.from_numpy(pendulum.render(angles, 16, 3.0, 1.6).reshape(500, -1))
+    error = np.angle(np.exp(1j * (pendulum.read_angle(images).numpy() - angles)))
+    assert np.abs(error).max() < 0.01
+    ends = pendulum.endpoint_images({"image_size": 16, "rod_width": 3.0, "bob_radius": 1.6}, [0, 180])
+    assert pendulum.read_angle(ends).tolist() == pytest.approx([0.0, math.pi], abs=1e-3)
