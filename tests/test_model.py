@@ -135,3 +135,31 @@ def test_component_log_densities_match_broadcasting():
     got = log_normal_diag_components(z, mu, logvar)
     assert got.shape == (7, 5, 300) and got.dtype == torch.float32
     assert torch.allclose(got.double(), expected, rtol=1e-6, atol=1e-3)
+
+
+def test_the_standardised_hierarchical_prior_is_a_change_of_variables():
+    torch.manual_seed(0)
+    prior = HierarchicalPrior(latent_dim=2, zeta_dim=2, hidden=[8], activation="tanh")
+    z = 20.0 * torch.randn(5, 2)
+    torch.manual_seed(1)
+    reference = prior.log_prob_iw(z / 4.0 - 1.0, 8)
+    torch.manual_seed(2)
+    sample_u = prior.sample(3)
+    with torch.no_grad():
+        prior.loc.fill_(4.0)
+        prior.log_scale.fill_(math.log(4.0))
+    torch.manual_seed(1)
+    assert torch.allclose(prior.log_prob_iw(z, 8), reference - 2 * math.log(4.0))
+    torch.manual_seed(2)
+    assert torch.allclose(prior.sample(3), 4.0 + 4.0 * sample_u)
+
+
+def test_the_hierarchical_prior_is_initialised_once_from_codes():
+    prior = HierarchicalPrior(latent_dim=2, zeta_dim=2, hidden=[8], activation="tanh")
+    assert prior.awaiting_data
+    codes = torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]])
+    prior.initialise(codes)
+    assert not prior.awaiting_data and "initialised" in prior.state_dict()
+    assert torch.allclose(prior.loc, torch.tensor([3.0, 30.0]))
+    assert torch.allclose(prior.log_scale.exp(), torch.tensor([2.0, 20.0]))
+    assert not PRIORS["standard_normal"](2).awaiting_data

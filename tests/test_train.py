@@ -15,6 +15,7 @@ from vhp_core.config import resolve_run
 from vhp_core.datasets import load
 from vhp_core.evaluate import evaluate_run
 from vhp_core.io import sha256_file
+from vhp_core.schedules import build_schedule
 from vhp_core.train import CheckpointError, NonFiniteLossError, build_model, fit, load_model, lr_at
 
 pytestmark = pytest.mark.slow
@@ -119,6 +120,22 @@ def test_rewo_initial_phase_leaves_the_prior_untouched(config, tmp_path):
             assert torch.equal(value, initial[name]), name
         elif name.startswith("encoder.net.0.weight"):
             assert not torch.equal(value, initial[name])
+
+
+def test_the_prior_is_initialised_from_the_codes_of_its_first_update(config):
+    spec = make_spec(config, epochs=1)
+    splits = load("pendulum", spec["data_root"], spec["dataset_args"])
+    model = build_model(spec, splits.data_dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.0)
+    x = splits.train[:100]
+    late = build_schedule(spec["schedule"], 1e-3, splits.data_dim)  # REWO, kappa unreachable: initial phase
+    train._step(model, optimizer, objectives.OBJECTIVES["elbo"], late, model.prior_parameters(), x, 2, 0.0)
+    assert model.prior.awaiting_data
+    now = build_schedule(spec["schedule"], 30.0, splits.data_dim)  # C_hat < kappa^2 at once: main phase
+    train._step(model, optimizer, objectives.OBJECTIVES["elbo"], now, model.prior_parameters(), x, 2, 0.0)
+    mu = model.encode_mean(x)[0]
+    assert not model.prior.awaiting_data
+    assert torch.allclose(model.prior.loc, mu.mean(0)) and torch.allclose(model.prior.log_scale.exp(), mu.std(0))
 
 
 def test_early_stopping_publishes_the_best_validation_epoch(config, tmp_path, monkeypatch):

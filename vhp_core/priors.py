@@ -52,6 +52,14 @@ class Prior(nn.Module):
     def sample(self, n: int) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def awaiting_data(self) -> bool:
+        """True while a data-dependent initialisation (`initialise`) is still due; most priors need none."""
+        return False
+
+    def initialise(self, z: torch.Tensor) -> None:
+        """Set data-dependent parameters from codes z (N, d) before the prior's first update."""
+
 
 @register_prior("standard_normal")
 class StandardNormal(Prior):
@@ -66,23 +74,45 @@ class StandardNormal(Prior):
 
 @register_prior("vhp")
 class HierarchicalPrior(Prior):
-    """VHP: p_Theta(z) = int p_Theta(z|zeta) N(zeta; 0, I) dzeta with proposal q_Phi(zeta|z) (Eq. 7-8)."""
+    """VHP: p_Theta(z) = int p_Theta(z|zeta) N(zeta; 0, I) dzeta with proposal q_Phi(zeta|z) (Eq. 7-8).
+
+    The two networks see z standardised, u = (z - loc) / scale, with loc and log scale learned like
+    the rest of Theta and initialised from the first codes the prior is trained on (as ActNorm in
+    Glow). This only reparameterises the networks' first and last layers, but without it the prior
+    collapses to a blob when the codes are far from unit scale, as REWO's initial phase leaves them
+    (docs/deviations.md)."""
 
     def __init__(self, latent_dim: int, zeta_dim: int, hidden: list[int], activation: str):
         super().__init__(latent_dim)
         self.zeta_dim = zeta_dim
-        self.p_z = ConditionalGaussian(zeta_dim, latent_dim, hidden, activation)  # p_Theta(z|zeta)
-        self.q_zeta = ConditionalGaussian(latent_dim, zeta_dim, hidden, activation)  # q_Phi(zeta|z)
+        self.p_z = ConditionalGaussian(zeta_dim, latent_dim, hidden, activation)  # p_Theta(u|zeta)
+        self.q_zeta = ConditionalGaussian(latent_dim, zeta_dim, hidden, activation)  # q_Phi(zeta|u)
+        self.loc = nn.Parameter(torch.zeros(latent_dim))
+        self.log_scale = nn.Parameter(torch.zeros(latent_dim))
+        self.register_buffer("initialised", torch.tensor(False))
+
+    @property
+    def awaiting_data(self) -> bool:
+        return not bool(self.initialised)
+
+    @torch.no_grad()
+    def initialise(self, z: torch.Tensor) -> None:
+        """loc, scale = the mean and standard deviation of the codes z (N, d) per dimension."""
+        self.loc.copy_(z.mean(0))
+        self.log_scale.copy_(z.std(0).clamp_min(1e-3).log())
+        self.initialised.fill_(True)
 
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
-        """log (1/K) sum_k p_Theta(z|zeta_k) p(zeta_k) / q_Phi(zeta_k|z), zeta_k ~ q_Phi(zeta|z) (Eq. 8)."""
-        zeta, log_q = self.q_zeta.sample(z, k)  # (K, ..., d_zeta), (K, ...)
-        log_w = self.p_z.log_prob(z, zeta) + log_standard_normal(zeta) - log_q  # (K, ...)
-        return torch.logsumexp(log_w, dim=0) - math.log(k)
+        """log (1/K) sum_k p_Theta(z|zeta_k) p(zeta_k) / q_Phi(zeta_k|z), zeta_k ~ q_Phi(zeta|z) (Eq. 8),
+        with p_Theta(z|zeta) = p_Theta(u|zeta) / prod(scale)."""
+        u = (z - self.loc) * torch.exp(-self.log_scale)
+        zeta, log_q = self.q_zeta.sample(u, k)  # (K, ..., d_zeta), (K, ...)
+        log_w = self.p_z.log_prob(u, zeta) + log_standard_normal(zeta) - log_q  # (K, ...)
+        return torch.logsumexp(log_w, dim=0) - math.log(k) - self.log_scale.sum()
 
     def sample(self, n: int) -> torch.Tensor:
         zeta = torch.randn(n, self.zeta_dim, device=self.device)
-        return reparameterise(*self.p_z(zeta))
+        return self.loc + torch.exp(self.log_scale) * reparameterise(*self.p_z(zeta))
 
 
 # Priors defined in other modules register themselves when imported; importing them here makes
