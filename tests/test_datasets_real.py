@@ -111,7 +111,7 @@ def test_area_matrix_is_exact_area_averaging():
 def test_checksum_table_covers_every_requested_file():
     requested = {(source, f) for raw in (mnist.RAW, omniglot.RAW) for source, files in raw.values() for f in files}
     pins = checksums()
-    assert requested == set(pins)
+    assert requested == {key for key in pins if key[0] != "cmu_mocap"}  # mocap: tests/test_mocap.py
     for key, pin in pins.items():
         assert pin.url.startswith("http") and (pin.sha256 == "" or len(bytes.fromhex(pin.sha256)) == 32), key
     assert pins["omniglot", "chardata.mat"].sha256 == ""  # unknown here: refused unless the user passes it

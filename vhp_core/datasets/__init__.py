@@ -3,6 +3,7 @@ from pathlib import Path
 from typing import Any
 
 import vhp_core.datasets.mnist  # noqa: F401  (registers itself)
+import vhp_core.datasets.mocap  # noqa: F401  (registers itself)
 import vhp_core.datasets.omniglot  # noqa: F401  (registers itself)
 from vhp_core.datasets import pendulum  # noqa: F401  (registers itself)
 from vhp_core.datasets.base import DATASETS, DataError, Splits

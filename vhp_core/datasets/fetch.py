@@ -5,8 +5,10 @@ laid out like the cache without `raw/` (`<mirror>/<source>/<file>`, from the `mi
 the environment variable VHP_DATA_MIRROR) and the canonical URL. Every copy is hashed before use; only
 bytes that matched are written to the cache (atomically), so nothing corrupt is cached or trained on.
 
-`sha256_of` in the table says what a pin is the hash of: `stored` (the file's bytes) or `gunzip` (its
-decompressed bytes: mirrors recompress .gz files, which changes their bytes but not their content).
+`sha256_of` in the table says what a pin is the hash of: `stored` (the file's bytes), `gunzip` (its
+decompressed bytes: mirrors recompress .gz files, which changes their bytes but not their content) or
+`lf` (its bytes with every CRLF replaced by LF: text files whose upstream copy has CRLF line endings
+and whose mirror copy LF; the content returned is the LF text).
 A `stored` pin of a plain file also accepts `<file>.gz` from a cache or mirror holding the same bytes.
 An empty pin means the hash is not known here; such a file is refused unless the caller passes one.
 
@@ -36,6 +38,7 @@ from vhp_core.io import atomic_path, sha256_file, write_json
 CHECKSUMS = Path(__file__).resolve().parents[2] / "data" / "checksums.tsv"
 MIRROR_ENV = "VHP_DATA_MIRROR"
 TIMEOUT = 60  # seconds without data before a download gives up
+SHA256_OF = ("stored", "gunzip", "lf")
 log = logging.getLogger(__name__)
 
 
@@ -58,9 +61,9 @@ def checksums(path: Path = CHECKSUMS) -> dict[tuple[str, str], Pin]:
     pins = {}
     for row in csv.DictReader(lines, delimiter="\t"):
         pin = Pin(row["dataset"], row["file"], row["sha256_of"], row["sha256"] or "", row["url"])
-        if pin.sha256_of not in ("stored", "gunzip"):
+        if pin.sha256_of not in SHA256_OF:
             raise DataError(f"{path}: {pin.source}/{pin.file} has sha256_of={pin.sha256_of!r}; "
-                            "expected 'stored' or 'gunzip'")
+                            f"expected one of {', '.join(map(repr, SHA256_OF))}")
         pins[pin.source, pin.file] = pin
     return pins
 
@@ -121,7 +124,7 @@ def pinned(source: str, files: list[str], sha256: str | None = None) -> dict[str
 
 def _verified(pin: Pin, name: str, data: bytes, expected: str, origin: str) -> bytes:
     """The content `data` stands for, if its sha256 is `expected`; else DataError naming file and origin."""
-    content = data
+    content = data.replace(b"\r\n", b"\n") if pin.sha256_of == "lf" else data
     if pin.sha256_of == "gunzip" or name != pin.file:
         try:
             content = gzip.decompress(data)
@@ -130,7 +133,7 @@ def _verified(pin: Pin, name: str, data: bytes, expected: str, origin: str) -> b
                             f"{err}); expected decompressed sha256 {expected}. Replace or remove that copy") from err
     actual = hashlib.sha256(content).hexdigest()
     if actual != expected:
-        what = "decompressed " if content is not data else ""
+        what = "CRLF-to-LF " if pin.sha256_of == "lf" else "decompressed " if content is not data else ""
         raise DataError(f"{pin.source}/{name} from {origin} does not match its pinned sha256: expected {what}"
                         f"sha256 {expected}, got {actual}. Replace or remove that copy")
     return content
