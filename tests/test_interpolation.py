@@ -29,7 +29,7 @@ def test_astar_finds_the_dijkstra_shortest_path_length(seed):
     rng = np.random.default_rng(seed)
     for source, target in rng.integers(0, 300, size=(20, 2)):
         path = shortest_path(graph, nodes, int(source), int(target))
-        length = sum(graph.edges[a, b]["weight"] for a, b in zip(path, path[1:]))
+        length = sum(graph.edges[a, b]["weight"] for a, b in nx.utils.pairwise(path))
         assert path[0] == source and path[-1] == target
         assert length == pytest.approx(nx.dijkstra_path_length(graph, int(source), int(target)), rel=1e-12)
 

@@ -80,3 +80,20 @@ def test_smoke_dag_table2_fills_every_cell(workdir):
     assert table.loc[~comparable, "note"].str.contains("not the paper's").all()
     units = pd.read_csv(workdir / "results" / "tables" / "active_units.csv")
     assert len(units) == len(table) and (units["active_units"] <= units["latent_dim"]).all()
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
+def test_smoke_dag_interpolations_and_smoothness(workdir):
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "interpolations", "smoothness", "--configfile",
+                          "workflow/config/smoke.yaml"], cwd=workdir, capture_output=True, text=True,
+                         env={**os.environ, "VHP_DATA_MIRROR": str(MIRROR)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    for n in range(3, 8):
+        assert len(list((workdir / "results" / "figures").glob(f"fig{n}_*.png"))) == 1, n
+    table = pd.read_csv(workdir / "results" / "tables" / "smoothness.csv")
+    config = yaml.safe_load((workdir / "workflow" / "config" / "config.yaml").read_text())["figures"]["smoothness"]
+    assert len(table) == 50 * len(config["methods"]) and (table["n_interpolations"] == 2 * 5).all()
+    assert (table["mean"] > 0).all() and table["group"].nunique() == 5
+    steps = pd.read_csv(workdir / "results" / "tables" / "pendulum_interpolation.csv")
+    assert len(steps) == 3 and steps["max_step_deg"].between(0, 180).all()
+    assert "| VHP + REWO |" in (workdir / "results" / "tables" / "smoothness.md").read_text()

@@ -15,6 +15,10 @@ from vhp_core.priors import PRIORS
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 
 
+INTERPOLATING_FIGURES = ("pendulum_interpolation", "mocap_interpolation", "smoothness")
+"""Figures drawn from graph-based interpolations: their dataset needs `interpolation` settings."""
+
+
 class ConfigError(ValueError):
     """The config names an unknown key or value, or misses one; the message says which."""
 
@@ -70,10 +74,17 @@ def validate(config: dict[str, Any]) -> None:
             if method not in config["methods"]:
                 raise ConfigError(f"config key datasets/{dataset}/overrides: {method!r} is not defined under "
                                   f"`methods`; defined: {sorted(config['methods'])}")
-    for method in config["figures"]["training_dynamics"]["methods"]:
-        if method not in config["methods"]:
-            raise ConfigError(f"config key figures/training_dynamics/methods: {method!r} is not defined "
-                              "under `methods`")
+    for figure, spec in config["figures"].items():
+        for method in spec.get("methods", []):
+            if method not in config["methods"]:
+                raise ConfigError(f"config key figures/{figure}/methods: {method!r} is not defined under `methods`; "
+                                  f"defined: {sorted(config['methods'])}")
+        if "dataset" in spec and spec["dataset"] not in config["datasets"]:
+            raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} is not defined under "
+                              f"`datasets`; defined: {sorted(config['datasets'])}")
+        if figure in INTERPOLATING_FIGURES and "interpolation" not in config["datasets"][spec["dataset"]]:
+            raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} has no "
+                              f"`datasets/{spec['dataset']}/interpolation` settings")
 
 
 def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) -> dict[str, Any]:

@@ -143,3 +143,9 @@ def smoothness_factor(frames: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"the smoothness factor needs at least 3 frames, got {frames.shape[-2]}")
     second = frames[..., 2:, :] - 2 * frames[..., 1:-1, :] + frames[..., :-2, :]
     return second.pow(2).mean(dim=-2).sqrt()
+
+
+def discontinuities(steps: torch.Tensor, factor: float) -> torch.Tensor:
+    """Which frame-to-frame steps (..., T - 1) exceed `factor` times the median step of their path: the
+    jumps marked in Figs. 4 and 6 (a path at constant speed has none; one that stalls and leaps does)."""
+    return steps > factor * steps.median(dim=-1, keepdim=True).values

@@ -28,8 +28,8 @@ rule fig1_beta_landscape:
 rule fig2_training_dynamics:
     """Fig. 2: pendulum posterior and prior at several iterations, and beta, REWO vs GECO."""
     input:
-        snapshots=dynamics_inputs("snapshots.npz"),
-        logs=dynamics_inputs("train_log.csv"),
+        snapshots=figure_runs("training_dynamics", "snapshots.npz"),
+        logs=figure_runs("training_dynamics", "train_log.csv"),
     output:
         png=report(
             "results/figures/fig2_training_dynamics.png",

@@ -1,0 +1,57 @@
+"""Interpolations and smoothness factors of one trained run: the I/O edge of interpolation.py."""
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vhp_core import datasets
+from vhp_core.datasets import DATASETS
+from vhp_core.evaluate import encode_means
+from vhp_core.interpolation import interpolate, smoothness_factor
+from vhp_core.train import load_model
+
+log = logging.getLogger(__name__)
+
+
+def interpolation_run(model_path: str | Path, settings: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The graph and the interpolations between the config's `pairs` (in the dataset's terms), as arrays."""
+    model, saved = load_model(model_path)
+    spec = saved["spec"]
+    endpoints = DATASETS[spec["dataset"]].endpoints
+    if endpoints is None:
+        raise ValueError(f"dataset {spec['dataset']!r} defines no interpolation endpoints; "
+                         f"datasets/{spec['dataset']}/interpolation/pairs cannot be read")
+    x_start, x_end = endpoints(Path(spec["data_root"]), spec["dataset_args"], settings["pairs"])
+    result = interpolate(model, x_start, x_end, settings["nodes"], settings["neighbours"], settings["frames"],
+                         seed=spec["seed"])
+    log.info("%s/%s seed %d: %d pairs, %d edges, %d bridges", spec["dataset"], spec["method"], spec["seed"],
+             len(x_start), len(result.edges), result.bridges)
+    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    codes = encode_means(model, splits.train).numpy()  # the training data in the same latent space
+    labels = splits.labels["train"] if splits.labels is not None else np.zeros(len(codes))
+    return {**result.arrays(), "x_start": x_start.numpy(), "x_end": x_end.numpy(), "codes": codes,
+            "code_labels": labels}
+
+
+def smoothness_run(model_path: str | Path, settings: dict[str, Any], graphs: int,
+                   interpolations: int) -> dict[str, np.ndarray]:
+    """Smoothness factors (graphs * interpolations, D) of paths between random test items (Fig. 7),
+    each graph drawn afresh from the prior, with the pairs' test indices."""
+    model, saved = load_model(model_path)
+    spec = saved["spec"]
+    test = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"]).test
+    generator = torch.Generator().manual_seed(spec["seed"])
+    factors, pairs, bridges = [], [], []
+    for g in range(graphs):
+        start = torch.randint(len(test), (interpolations,), generator=generator)
+        end = (start + torch.randint(1, len(test), (interpolations,), generator=generator)) % len(test)  # != start
+        result = interpolate(model, test[start], test[end], settings["nodes"], settings["neighbours"],
+                             settings["frames"], seed=spec["seed"] * 1000 + g)
+        factors.append(smoothness_factor(result.decoded))
+        pairs.append(torch.stack([start, end], dim=1))
+        bridges.append(result.bridges)
+        log.info("graph %d/%d: mean smoothness factor %.4f, %d bridges", g + 1, graphs,
+                 float(factors[-1].mean()), result.bridges)
+    return {"factors": torch.cat(factors).numpy(), "pairs": torch.cat(pairs).numpy(), "bridges": np.array(bridges)}

@@ -1,0 +1,135 @@
+rule interpolate:
+    """Graph-based interpolation of one trained run between the dataset's endpoint pairs (Sec. 2.3)."""
+    input:
+        model=rules.train.output.model,
+    output:
+        f"{RUN}/interpolation.npz",
+    params:
+        settings=interpolation_settings,
+    log:
+        "logs/{dataset}/{method}/seed{seed}/interpolate.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/interpolate.py"
+
+
+rule smoothness_run:
+    """Smoothness factors of one run: graphs x interpolations between random test items (Fig. 7)."""
+    input:
+        model=rules.train.output.model,
+    output:
+        f"{RUN}/smoothness.npz",
+    params:
+        settings=interpolation_settings,
+        graphs=lambda wildcards: config["figures"]["smoothness"]["graphs"],
+        interpolations=lambda wildcards: config["figures"]["smoothness"]["interpolations"],
+    log:
+        "logs/{dataset}/{method}/seed{seed}/smoothness.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/smoothness.py"
+
+
+rule fig3_fig4_pendulum_interpolation:
+    """Figs. 3-4: the pendulum graphs with the 0-180 degree path, and the decoded frames along it."""
+    input:
+        figure_runs("pendulum_interpolation", "interpolation.npz"),
+    output:
+        fig3=report(
+            "results/figures/fig3_pendulum_graphs.png",
+            caption="../report/fig3.rst",
+            category="Figures",
+        ),
+        fig3_pdf="results/figures/fig3_pendulum_graphs.pdf",
+        fig4=report(
+            "results/figures/fig4_pendulum_frames.png",
+            caption="../report/fig4.rst",
+            category="Figures",
+        ),
+        fig4_pdf="results/figures/fig4_pendulum_frames.pdf",
+        csv="results/tables/pendulum_interpolation.csv",
+    params:
+        labels=method_labels(config["figures"]["pendulum_interpolation"]["methods"]),
+        jump_factor=config["figures"]["pendulum_interpolation"]["jump_factor"],
+        image_size=config["datasets"]["pendulum"]["args"]["image_size"],
+    log:
+        "logs/figures/fig3_fig4_pendulum_interpolation.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig3_fig4_pendulum_interpolation.py"
+
+
+rule fig5_fig6_mocap_interpolation:
+    """Figs. 5-6: the mocap graphs with four interpolations, and the red one decoded as stick figures."""
+    input:
+        runs=figure_runs("mocap_interpolation", "interpolation.npz"),
+        data=expand(rules.prepare_data.output, dataset=config["figures"]["mocap_interpolation"]["dataset"]),
+    output:
+        fig5=report(
+            "results/figures/fig5_mocap_graphs.png",
+            caption="../report/fig5.rst",
+            category="Figures",
+        ),
+        fig5_pdf="results/figures/fig5_mocap_graphs.pdf",
+        fig6=report(
+            "results/figures/fig6_mocap_movements.png",
+            caption="../report/fig6.rst",
+            category="Figures",
+        ),
+        fig6_pdf="results/figures/fig6_mocap_movements.pdf",
+    params:
+        labels=method_labels(config["figures"]["mocap_interpolation"]["methods"]),
+        figure=config["figures"]["mocap_interpolation"],
+        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
+        data_args=config["datasets"][config["figures"]["mocap_interpolation"]["dataset"]]["args"],
+    log:
+        "logs/figures/fig5_fig6_mocap_interpolation.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig5_fig6_mocap_interpolation.py"
+
+
+rule fig7_smoothness:
+    """Fig. 7: the smoothness factor per joint channel, mean and std per method; its table beside the paper."""
+    input:
+        runs=smoothness_inputs(),
+        data=expand(rules.prepare_data.output, dataset=config["figures"]["smoothness"]["dataset"]),
+    output:
+        png=report(
+            "results/figures/fig7_smoothness.png",
+            caption="../report/fig7.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig7_smoothness.pdf",
+        csv=report(
+            "results/tables/smoothness.csv",
+            caption="../report/smoothness.rst",
+            category="Smoothness",
+        ),
+        md="results/tables/smoothness.md",
+    params:
+        labels=method_labels(config["figures"]["smoothness"]["methods"]),
+        seeds=smoothness_seeds(),
+        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
+        data_args=config["datasets"][config["figures"]["smoothness"]["dataset"]]["args"],
+    log:
+        "logs/figures/fig7_smoothness.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/fig7_smoothness.py"

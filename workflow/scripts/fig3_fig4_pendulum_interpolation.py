@@ -1,0 +1,15 @@
+"""Figs. 3-4: pendulum graphs and decoded paths per method, and the paths' angle steps as a CSV."""
+import pandas as pd
+from common import log_to
+
+from vhp_core.io import atomic_path
+from vhp_core.plots import save_figure
+from vhp_core.plots_interpolation import pendulum_frames, pendulum_graphs, pendulum_summary
+
+log_to(snakemake.log[0])
+runs = dict(zip(snakemake.params.labels.values(), snakemake.input, strict=True))
+save_figure(pendulum_graphs(runs), snakemake.output.fig3, snakemake.output.fig3_pdf)
+save_figure(pendulum_frames(runs, snakemake.params.jump_factor, snakemake.params.image_size),
+            snakemake.output.fig4, snakemake.output.fig4_pdf)
+with atomic_path(snakemake.output.csv) as tmp:
+    pd.DataFrame(pendulum_summary(runs, snakemake.params.jump_factor)).to_csv(tmp, index=False)
