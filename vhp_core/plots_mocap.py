@@ -106,7 +106,7 @@ def smoothness_figure(table: pd.DataFrame) -> plt.Figure:
     ax.set_ylim(bottom=0)
     ax.set_xlabel("joint channel")
     ax.set_ylabel("smoothness factor (RMS 2nd difference)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=len(methods), loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return fig
 
 
