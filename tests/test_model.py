@@ -154,12 +154,13 @@ def test_the_standardised_hierarchical_prior_is_a_change_of_variables():
     assert torch.allclose(prior.sample(3), 4.0 + 4.0 * sample_u)
 
 
-def test_the_hierarchical_prior_is_initialised_once_from_codes():
+def test_the_hierarchical_prior_is_initialised_from_the_aggregate_posterior():
     prior = HierarchicalPrior(latent_dim=2, zeta_dim=2, hidden=[8], activation="tanh")
     assert prior.awaiting_data
-    codes = torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]])
-    prior.initialise(codes)
+    mu = torch.tensor([[1.0, 10.0], [3.0, 30.0], [5.0, 50.0]])  # variance per dimension 8/3 and 800/3
+    std = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 30.0]])  # mean square 1 and 300
+    prior.initialise(mu, std)
     assert not prior.awaiting_data and "initialised" in prior.state_dict()
     assert torch.allclose(prior.loc, torch.tensor([3.0, 30.0]))
-    assert torch.allclose(prior.log_scale.exp(), torch.tensor([2.0, 20.0]))
+    assert torch.allclose(prior.log_scale.exp() ** 2, torch.tensor([8 / 3 + 1, 800 / 3 + 300]))
     assert not PRIORS["standard_normal"](2).awaiting_data

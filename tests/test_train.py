@@ -133,9 +133,9 @@ def test_the_prior_is_initialised_from_the_codes_of_its_first_update(config):
     assert model.prior.awaiting_data
     now = build_schedule(spec["schedule"], 30.0, splits.data_dim)  # C_hat < kappa^2 at once: main phase
     train._step(model, optimizer, objectives.OBJECTIVES["elbo"], now, model.prior_parameters(), x, 2, 0.0)
-    mu = model.encode_mean(x)[0]
-    assert not model.prior.awaiting_data
-    assert torch.allclose(model.prior.loc, mu.mean(0)) and torch.allclose(model.prior.log_scale.exp(), mu.std(0))
+    mu, std = model.encode_mean(x)
+    assert not model.prior.awaiting_data and torch.allclose(model.prior.loc, mu.mean(0))
+    assert torch.allclose(model.prior.log_scale.exp() ** 2, mu.var(0, correction=0) + std.pow(2).mean(0))
 
 
 def test_early_stopping_publishes_the_best_validation_epoch(config, tmp_path, monkeypatch):

@@ -57,8 +57,9 @@ class Prior(nn.Module):
         """True while a data-dependent initialisation (`initialise`) is still due; most priors need none."""
         return False
 
-    def initialise(self, z: torch.Tensor) -> None:
-        """Set data-dependent parameters from codes z (N, d) before the prior's first update."""
+    def initialise(self, mu: torch.Tensor, std: torch.Tensor) -> None:
+        """Set data-dependent parameters from the posterior means and stds (N, d) of a batch, before
+        the prior's first update."""
 
 
 @register_prior("standard_normal")
@@ -77,10 +78,10 @@ class HierarchicalPrior(Prior):
     """VHP: p_Theta(z) = int p_Theta(z|zeta) N(zeta; 0, I) dzeta with proposal q_Phi(zeta|z) (Eq. 7-8).
 
     The two networks see z standardised, u = (z - loc) / scale, with loc and log scale learned like
-    the rest of Theta and initialised from the first codes the prior is trained on (as ActNorm in
-    Glow). This only reparameterises the networks' first and last layers, but without it the prior
-    collapses to a blob when the codes are far from unit scale, as REWO's initial phase leaves them
-    (docs/deviations.md)."""
+    the rest of Theta and initialised from the aggregate posterior of the first batch the prior is
+    trained on (as ActNorm in Glow). This only reparameterises the networks' first and last layers,
+    but without it the prior collapses to a blob when the codes are far from unit scale, as REWO's
+    initial phase leaves them (docs/deviations.md)."""
 
     def __init__(self, latent_dim: int, zeta_dim: int, hidden: list[int], activation: str):
         super().__init__(latent_dim)
@@ -96,10 +97,11 @@ class HierarchicalPrior(Prior):
         return not bool(self.initialised)
 
     @torch.no_grad()
-    def initialise(self, z: torch.Tensor) -> None:
-        """loc, scale = the mean and standard deviation of the codes z (N, d) per dimension."""
-        self.loc.copy_(z.mean(0))
-        self.log_scale.copy_(z.std(0).clamp_min(1e-3).log())
+    def initialise(self, mu: torch.Tensor, std: torch.Tensor) -> None:
+        """loc, scale = the mean and standard deviation per dimension of the batch's aggregate posterior
+        (1/N) sum_n q(z|x_n), the distribution the prior is fitted to: scale^2 = var(mu) + mean(std^2)."""
+        self.loc.copy_(mu.mean(0))
+        self.log_scale.copy_((mu.var(0, correction=0) + std.pow(2).mean(0)).sqrt().clamp_min(1e-3).log())
         self.initialised.fill_(True)
 
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:

@@ -235,12 +235,12 @@ def _step(model: VAE, optimizer: torch.optim.Optimizer, objective: Callable, sch
           prior_params: list[torch.nn.Parameter], x: torch.Tensor, k: int, epoch: float) -> dict[str, Any]:
     """One update in the order of Alg. 1: forward, update C_hat and beta, then step the optimiser
     (on theta, phi only while the schedule says the prior is not trained). A prior that wants a
-    data-dependent initialisation gets it from the batch's posterior means before its first update,
-    and that update's forward pass is then made again with it."""
+    data-dependent initialisation gets it from the batch's posterior before its first update, and
+    that update's forward pass is then made again with it."""
     terms = objective(model, x, k)
     schedule.update(terms.rec.item(), epoch)
     if schedule.trains_prior and model.prior.awaiting_data:
-        model.prior.initialise(model.encode_mean(x)[0])
+        model.prior.initialise(*model.encode_mean(x))
         terms = objective(model, x, k)
     loss = terms.loss(schedule.beta)
     optimizer.zero_grad(set_to_none=True)
