@@ -18,6 +18,7 @@ from vhp_core.interpolation import (
     smoothness_factor,
 )
 from vhp_core.model import VAE, ModelConfig
+from vhp_core.priors import PRIORS
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -85,10 +86,12 @@ def test_smoothness_factor_of_a_line_is_zero_and_of_a_quadratic_is_twice_its_coe
     assert torch.allclose(smoothness_factor(batch), torch.stack([torch.zeros(2, dtype=torch.float64), 2 * a.abs()]))
 
 
-@pytest.mark.parametrize("prior", ["vhp", "standard_normal", "vampprior"])
+@pytest.mark.parametrize("prior", sorted(PRIORS))
 def test_a_path_starts_and_ends_at_the_encodings_and_decodes_them(prior):
+    """For every registered prior, the paper's and any added one."""
     torch.manual_seed(0)
-    args = {"vhp": {"zeta_dim": 2, "hidden": [16], "activation": "tanh"}, "vampprior": {"n_components": 10}}
+    args = {"vhp": {"zeta_dim": 2, "hidden": [16], "activation": "tanh"}, "vampprior": {"n_components": 10},
+            "mog": {"n_components": 4}}
     model = VAE(ModelConfig(data_dim=12, latent_dim=2, hidden=[32], activation="tanh", likelihood="bernoulli",
                             prior=prior, prior_args=args.get(prior, {}))).eval()
     x_start, x_end = torch.rand(3, 12), torch.rand(3, 12)
