@@ -57,7 +57,11 @@ rule fig3_fig4_pendulum_interpolation:
             category="Figures",
         ),
         fig4_pdf="results/figures/fig4_pendulum_frames.pdf",
-        csv="results/tables/pendulum_interpolation.csv",
+        csv=report(
+            "results/tables/pendulum_interpolation.csv",
+            caption="../report/pendulum_interpolation.rst",
+            category="Figures",
+        ),
     params:
         labels=method_labels(config["figures"]["pendulum_interpolation"]["methods"]),
         jump_factor=config["figures"]["pendulum_interpolation"]["jump_factor"],
