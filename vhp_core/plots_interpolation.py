@@ -70,11 +70,12 @@ def pendulum_graphs(runs: dict[str, str | Path]) -> plt.Figure:
     return fig
 
 
-def pendulum_angles(run: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Read-out angles (P, T) of the decoded frames and their absolute steps (P, T - 1), in degrees."""
-    angles = read_angle(torch.from_numpy(run["decoded"]))
-    steps = torch.remainder(angles[..., 1:] - angles[..., :-1] + np.pi, 2 * np.pi) - np.pi
-    return np.degrees(angles.numpy()), np.degrees(steps.abs().numpy())
+def pendulum_angles(run: dict[str, np.ndarray], jump_factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read-out angles (T,) of the first path's decoded frames, their absolute steps (T - 1,), both in
+    degrees, and which steps are jumps (jump_factor x the median step)."""
+    angles = read_angle(torch.from_numpy(run["decoded"][0]))
+    steps = (torch.remainder(angles[1:] - angles[:-1] + np.pi, 2 * np.pi) - np.pi).abs()
+    return np.degrees(angles.numpy()), np.degrees(steps.numpy()), discontinuities(steps, jump_factor).numpy()
 
 
 def pendulum_frames(runs: dict[str, str | Path], jump_factor: float, image_size: int) -> plt.Figure:
@@ -84,13 +85,12 @@ def pendulum_frames(runs: dict[str, str | Path], jump_factor: float, image_size:
     frames = next(iter(loaded.values()))["decoded"].shape[1]
     fig, axes = plt.subplots(len(loaded), frames, figsize=(0.75 * frames, 1.05 * len(loaded)), squeeze=False)
     for row, (label, run) in zip(axes, loaded.items(), strict=True):
-        angles, steps = pendulum_angles(run)
-        jumps = discontinuities(torch.from_numpy(steps[0]), jump_factor).numpy()
+        angles, _, jumps = pendulum_angles(run, jump_factor)
         for t, ax in enumerate(row):
             ax.imshow(run["decoded"][0, t].reshape(image_size, image_size), cmap="gray_r", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(f"{angles[0, t] % 360:.0f}°", fontsize=6, pad=2)
+            ax.set_title(f"{angles[t] % 360:.0f}°", fontsize=6, pad=2)
             if t > 0 and jumps[t - 1]:
                 ax.add_patch(Rectangle((-0.5, -0.5), image_size, image_size, fill=False, edgecolor="tab:blue",
                                        lw=2.5, clip_on=False))
@@ -101,14 +101,12 @@ def pendulum_frames(runs: dict[str, str | Path], jump_factor: float, image_size:
 
 
 def pendulum_summary(runs: dict[str, str | Path], jump_factor: float) -> list[dict[str, float | str]]:
-    """Per method, the path's angle steps: the largest, its ratio to the median, and the number of jumps."""
+    """Per method, the first path's read-out angles at its ends, and its steps: total, largest, median, jumps."""
     rows = []
     for label, path in runs.items():
-        angles, steps = pendulum_angles(dict(np.load(path)))
-        jumps = discontinuities(torch.from_numpy(steps[0]), jump_factor).numpy()
-        rows.append({"method": label, "start_deg": round(float(angles[0, 0] % 360), 1),
-                     "end_deg": round(float(angles[0, -1] % 360), 1),
-                     "travelled_deg": round(float(steps[0].sum()), 1),
-                     "max_step_deg": round(float(steps[0].max()), 1),
-                     "median_step_deg": round(float(np.median(steps[0])), 1), "jumps": int(jumps.sum())})
+        angles, steps, jumps = pendulum_angles(dict(np.load(path)), jump_factor)
+        rows.append({"method": label, "start_deg": round(float(angles[0] % 360), 1),
+                     "end_deg": round(float(angles[-1] % 360), 1), "travelled_deg": round(float(steps.sum()), 1),
+                     "max_step_deg": round(float(steps.max()), 1), "median_step_deg": round(float(np.median(steps)), 1),
+                     "jumps": int(jumps.sum())})
     return rows

@@ -48,18 +48,22 @@ def read_angle(images: torch.Tensor) -> torch.Tensor:
     return torch.atan2((w * (cols - c)).sum((-2, -1)), (w * (rows - c)).sum((-2, -1)))
 
 
+def quantised(angles: np.ndarray, size: int, rod_width: float, bob_radius: float) -> np.ndarray:
+    """Rendered images (N, size, size) quantised to uint8, as the dataset stores them."""
+    return np.round(render(angles, size, rod_width, bob_radius) * 255).astype(np.uint8)
+
+
 def endpoint_images(args: dict[str, Any], degrees: list[float]) -> torch.Tensor:
-    """Images of the pendulum at the given angles, rendered and quantised like the dataset: (P, size * size)."""
-    images = render(np.radians(np.asarray(degrees, dtype=np.float64)), args["image_size"], args["rod_width"],
-                    args["bob_radius"])
-    return torch.from_numpy(np.round(images * 255).reshape(len(degrees), -1).astype(np.float32) / 255.0)
+    """Images of the pendulum at the given angles, exactly as the dataset would hold them: (P, size * size)."""
+    images = quantised(np.radians(np.asarray(degrees, dtype=np.float64)), args["image_size"], args["rod_width"],
+                       args["bob_radius"])
+    return torch.from_numpy(images.reshape(len(degrees), -1).astype(np.float32) / 255.0)
 
 
 def generate(n_images: int, size: int, seed: int, rod_width: float, bob_radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Angles uniform in [0, 2 pi) from `seed` and their images quantised to uint8."""
     angles = np.random.default_rng(seed).uniform(0.0, 2 * np.pi, size=n_images)
-    images = np.round(render(angles, size, rod_width, bob_radius) * 255).astype(np.uint8)
-    return images, angles
+    return quantised(angles, size, rod_width, bob_radius), angles
 
 
 def prepare(root: Path, args: dict[str, Any]) -> None:
