@@ -41,9 +41,9 @@ class VampPrior(Prior):
             raise ValueError(f"bounds = {list(bounds)} must be [low, high] with low < init_mean = {init_mean} < high")
         self.bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
         self.n_components = n_components
-        data_dim = encoder.net[0].in_features
-        self.raw_inputs = nn.Parameter(init_mean + init_std * torch.randn(n_components, data_dim))  # (C, D)
+        self.raw_inputs = nn.Parameter(init_mean + init_std * torch.randn(n_components, encoder.in_dim))  # (C, D)
         self._encoder = (encoder,)  # a tuple hides it from nn.Module: no second copy in parameters or state dict
+        self._cache: tuple[tuple, tuple[torch.Tensor, torch.Tensor]] | None = None  # (key, components)
 
     @classmethod
     def from_config(cls, latent_dim: int, args: dict[str, Any], encoder: nn.Module) -> "VampPrior":
@@ -61,8 +61,17 @@ class VampPrior(Prior):
         return F.hardtanh(self.raw_inputs, *self.bounds)
 
     def components(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Means and log-variances of q_phi(z | u_c), (C, d) each."""
-        return self.encoder(self.pseudo_inputs())
+        """Means and log-variances of q_phi(z | u_c), (C, d) each.
+
+        Without gradients (evaluation, NLL) they are computed once and reused until a pseudo-input or an
+        encoder weight changes: an in-place update (optimiser step, load_state_dict) bumps the tensor's
+        version, a move to another device changes its storage. The NLL's chunks re-encode nothing."""
+        if torch.is_grad_enabled():
+            return self.encoder(self.pseudo_inputs())
+        key = tuple((p._version, p.data_ptr()) for p in (self.raw_inputs, *self.encoder.parameters()))
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.encoder(self.pseudo_inputs()))
+        return self._cache[1]
 
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
         """Exact log p(z) = logsumexp_c log q_phi(z|u_c) - log C; k is unused. (..., d) -> (...)."""

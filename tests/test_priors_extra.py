@@ -189,6 +189,31 @@ def test_vampprior_model_takes_an_adam_step():
     assert not torch.equal(model.prior.raw_inputs, before)
 
 
+def test_vampprior_reuses_its_components_without_gradients_until_a_weight_changes():
+    model = small_vampprior_vae()
+    calls = []
+    model.encoder.register_forward_hook(lambda *_: calls.append(1))
+    z = torch.randn(8, 2)
+
+    def fresh() -> torch.Tensor:  # with gradients on, the cache is never used
+        return model.prior.log_prob_iw(z, 1).detach()
+
+    with torch.no_grad():
+        first = model.prior.log_prob_iw(z, 1)
+        assert torch.equal(model.prior.log_prob_iw(z, 1), first)
+    assert len(calls) == 1
+    assert torch.equal(first, fresh())
+    adam = torch.optim.Adam(model.encoder.parameters(), lr=0.1)  # an encoder weight changes, not u_c
+    model.encoder.net[0].weight.sum().backward()
+    adam.step()
+    with torch.no_grad():
+        after_step = model.prior.log_prob_iw(z, 1)
+    assert not torch.equal(after_step, first) and torch.equal(after_step, fresh())
+    model.load_state_dict(small_vampprior_vae(n_components=10).state_dict())
+    with torch.no_grad():
+        assert torch.equal(model.prior.log_prob_iw(z, 1), first)
+
+
 # Mixture of Gaussians
 
 
