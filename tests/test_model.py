@@ -7,15 +7,15 @@ import torch
 from torch.distributions import Bernoulli, MultivariateNormal, Normal
 
 from vhp_core.model import VAE, ModelConfig
-from vhp_core.networks import LOGVAR_BOUND
+from vhp_core.networks import LOGVAR_BOUND, GatedLinear, mlp
 from vhp_core.objectives import OBJECTIVES, iwae_bound, weighted_elbo
 from vhp_core.priors import PRIORS, HierarchicalPrior
 
 
-def small_vae(prior: str = "vhp", likelihood: str = "bernoulli") -> VAE:
+def small_vae(prior: str = "vhp", likelihood: str = "bernoulli", activation: str = "tanh") -> VAE:
     torch.manual_seed(0)
-    args = {"zeta_dim": 3, "hidden": [16], "activation": "tanh"} if prior == "vhp" else {}
-    return VAE(ModelConfig(data_dim=12, latent_dim=2, hidden=[32, 16], activation="tanh",
+    args = {"zeta_dim": 3, "hidden": [16], "activation": activation} if prior == "vhp" else {}
+    return VAE(ModelConfig(data_dim=12, latent_dim=2, hidden=[32, 16], activation=activation,
                            likelihood=likelihood, prior=prior, prior_args=args))
 
 
@@ -164,3 +164,27 @@ def test_the_hierarchical_prior_is_initialised_from_the_aggregate_posterior():
     assert torch.allclose(prior.loc, torch.tensor([3.0, 30.0]))
     assert torch.allclose(prior.log_scale.exp() ** 2, torch.tensor([8 / 3 + 1, 800 / 3 + 300]))
     assert not PRIORS["standard_normal"](2).awaiting_data
+
+
+def test_gated_layers_compute_a_linear_map_times_a_sigmoid_gate():
+    torch.manual_seed(0)
+    net = mlp([5, 7, 3], "gated")
+    gated, out = net
+    assert isinstance(gated, GatedLinear) and isinstance(out, torch.nn.Linear) and len(net) == 2
+    x = torch.randn(4, 5)
+    w, b = gated.linear.weight, gated.linear.bias  # rows 0-6: W, b; rows 7-13: V, c
+    h = (x @ w[:7].T + b[:7]) * torch.sigmoid(x @ w[7:].T + b[7:])
+    assert torch.allclose(net(x), h @ out.weight.T + out.bias, atol=1e-6)
+
+
+@pytest.mark.parametrize("prior", sorted(PRIORS))
+def test_a_gated_model_trains_with_every_prior(prior):
+    model = small_vae(prior=prior, activation="gated")
+    assert isinstance(model.encoder.net[0], GatedLinear) and isinstance(model.decoder.net[1], GatedLinear)
+    weighted_elbo(model, torch.bernoulli(torch.full((16, 12), 0.3)), k=2).loss(1.0).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.encoder.parameters())
+
+
+def test_an_unknown_activation_names_the_choices():
+    with pytest.raises(ValueError, match="gated"):
+        mlp([3, 4, 2], "swish")
