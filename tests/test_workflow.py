@@ -80,6 +80,8 @@ def test_smoke_dag_table2_fills_every_cell(workdir):
     assert table.loc[~comparable, "note"].str.contains("not the paper's").all()
     units = pd.read_csv(workdir / "results" / "tables" / "active_units.csv")
     assert len(units) == len(table) and (units["active_units"] <= units["latent_dim"]).all()
+    for ext in ("png", "pdf"):
+        assert (workdir / "results" / "figures" / f"table2_nll.{ext}").stat().st_size > 10_000
 
 
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")

@@ -73,3 +73,35 @@ def training_dynamics(runs: dict[str, tuple[str | Path, str | Path]], max_points
         beta_ax.set_ylabel(r"$\beta$")
         beta_ax.set_title(label, fontsize=10)
     return fig
+
+
+def table2_figure(table: pd.DataFrame) -> plt.Figure:
+    """Table 2 as a plot: per dataset, each method's test NLL (mean, with the std over seeds when there
+    are several) beside the paper's value (open diamond); datasets the paper did not use say so."""
+    datasets = list(dict.fromkeys(table["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 0.45 * table["method"].nunique() + 1.6),
+                             squeeze=False, sharey=True)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        rows = table[table["dataset"] == dataset].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        ours = rows["nll_mean"].astype(float)
+        ax.errorbar(ours, y, xerr=rows["nll_std"].astype(float).fillna(0.0), fmt="o", color="tab:blue",
+                    capsize=3, label="ours")
+        ax.scatter(rows["paper_nll"].astype(float), y, marker="D", facecolors="none", edgecolors="k",
+                   label="paper", zorder=3)
+        for yi, value, n in zip(y, ours, rows["n_seeds"], strict=True):
+            if np.isfinite(value):
+                ax.annotate(f"{value:.1f} ({n} seed{'s' if n != 1 else ''})", (value, yi), xytext=(0, 7),
+                            textcoords="offset points", ha="center", fontsize=7)
+            else:
+                ax.text(0.5, yi, "not run", transform=ax.get_yaxis_transform(), ha="center", va="center",
+                        fontsize=7, color="0.5")
+        ax.set_yticks(y, rows["label"])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_xlabel("test NLL (nats), lower is better")
+        note = rows["note"].iloc[0]
+        ax.set_title(dataset if not note else f"{dataset}\n(not comparable to the paper)", fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+        ax.margins(x=0.15)
+    axes[0, 0].legend(loc="lower right", fontsize=8)
+    return fig

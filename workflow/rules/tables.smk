@@ -34,6 +34,12 @@ rule table2:
         md="results/tables/table2.md",
         units_csv="results/tables/active_units.csv",
         units_md="results/tables/active_units.md",
+        png=report(
+            "results/figures/table2_nll.png",
+            caption="../report/table2_figure.rst",
+            category="Table 2",
+        ),
+        pdf="results/figures/table2_nll.pdf",
     params:
         labels=method_labels(config["tables"]["table2"]["methods"]),
     log:

@@ -1,11 +1,13 @@
 """Aggregate nll.json and metrics.json of every run into Table 2 and the active-units table."""
 from common import log_to
 
+from vhp_core.plots import save_figure, table2_figure
 from vhp_core.tables import active_units_table, read_metrics, table2, write_table
 
 log_to(snakemake.log[0])
 labels = snakemake.params.labels
-write_table(table2(read_metrics(snakemake.input.nll), labels), snakemake.output.csv, snakemake.output.md,
-            title="Table 2: test NLL (nats) by importance sampling")
+nll = table2(read_metrics(snakemake.input.nll), labels)
+write_table(nll, snakemake.output.csv, snakemake.output.md, title="Table 2: test NLL (nats) by importance sampling")
+save_figure(table2_figure(nll), snakemake.output.png, snakemake.output.pdf)
 write_table(active_units_table(read_metrics(snakemake.input.metrics), labels), snakemake.output.units_csv,
             snakemake.output.units_md, title="Active units (variance of E[z|x] over x above 0.01)")
