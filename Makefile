@@ -24,5 +24,6 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check vhp_core baselines tests
+	$(BIN)/ruff check vhp_core baselines tests benchmarks
 	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules

@@ -51,7 +51,9 @@ def smoothness_inputs():
     return [
         path
         for method in spec["methods"]
-        for path in run_files("smoothness.npz", [spec["dataset"]], [method], smoothness_seeds())
+        for path in run_files(
+            "smoothness.npz", [spec["dataset"]], [method], smoothness_seeds()
+        )
     ]
 
 
@@ -103,7 +105,11 @@ def pendulum_outputs():
 
 
 def figure_outputs():
-    return list(dict.fromkeys([*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *figures("fig7_smoothness")]))
+    return list(
+        dict.fromkeys(
+            [*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *figures("fig7_smoothness")]
+        )
+    )
 
 
 def get_final_output():

@@ -2,16 +2,16 @@ rule prepare_data:
     """Generate (pendulum) or fetch and verify a dataset into the data folder."""
     output:
         f"{DATA}/{{dataset}}/manifest.json",
-    params:
-        args=lambda wildcards: config["datasets"][wildcards.dataset]["args"],
-        root=lambda wildcards, output: str(Path(output[0]).parent.parent),
     log:
         "logs/data/{dataset}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../environment.yml"
+    params:
+        args=lambda wildcards: config["datasets"][wildcards.dataset]["args"],
+        root=lambda wildcards, output: str(Path(output[0]).parent.parent),
     script:
         "../scripts/prepare_data.py"

@@ -13,14 +13,14 @@ rule fig1_beta_landscape:
             category="Figures",
         ),
         pdf="results/figures/fig1_beta_landscape.pdf",
-    params:
-        nu=config["figures"]["beta_landscape"]["nu"],
-        tau=config["figures"]["beta_landscape"]["tau"],
     log:
         "logs/figures/fig1_beta_landscape.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        nu=config["figures"]["beta_landscape"]["nu"],
+        tau=config["figures"]["beta_landscape"]["tau"],
     script:
         "../scripts/fig1_beta_landscape.py"
 
@@ -37,12 +37,12 @@ rule fig2_training_dynamics:
             category="Figures",
         ),
         pdf="results/figures/fig2_training_dynamics.pdf",
-    params:
-        labels=method_labels(config["figures"]["training_dynamics"]["methods"]),
     log:
         "logs/figures/fig2_training_dynamics.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        labels=method_labels(config["figures"]["training_dynamics"]["methods"]),
     script:
         "../scripts/fig2_training_dynamics.py"

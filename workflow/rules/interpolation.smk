@@ -4,16 +4,16 @@ rule interpolate:
         model=rules.train.output.model,
     output:
         f"{RUN}/interpolation.npz",
-    params:
-        settings=interpolation_settings,
     log:
         "logs/{dataset}/{method}/seed{seed}/interpolate.log",
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../environment.yml"
+    params:
+        settings=interpolation_settings,
     script:
         "../scripts/interpolate.py"
 
@@ -24,18 +24,20 @@ rule smoothness_run:
         model=rules.train.output.model,
     output:
         f"{RUN}/smoothness.npz",
-    params:
-        settings=interpolation_settings,
-        graphs=lambda wildcards: config["figures"]["smoothness"]["graphs"],
-        interpolations=lambda wildcards: config["figures"]["smoothness"]["interpolations"],
     log:
         "logs/{dataset}/{method}/seed{seed}/smoothness.log",
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../../environment.yml"
+    params:
+        settings=interpolation_settings,
+        graphs=lambda wildcards: config["figures"]["smoothness"]["graphs"],
+        interpolations=lambda wildcards: config["figures"]["smoothness"][
+            "interpolations"
+        ],
     script:
         "../scripts/smoothness.py"
 
@@ -62,15 +64,15 @@ rule fig3_fig4_pendulum_interpolation:
             caption="../report/pendulum_interpolation.rst",
             category="Figures",
         ),
-    params:
-        labels=method_labels(config["figures"]["pendulum_interpolation"]["methods"]),
-        jump_factor=config["figures"]["pendulum_interpolation"]["jump_factor"],
-        image_size=config["datasets"]["pendulum"]["args"]["image_size"],
     log:
         "logs/figures/fig3_fig4_pendulum_interpolation.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        labels=method_labels(config["figures"]["pendulum_interpolation"]["methods"]),
+        jump_factor=config["figures"]["pendulum_interpolation"]["jump_factor"],
+        image_size=config["datasets"]["pendulum"]["args"]["image_size"],
     script:
         "../scripts/fig3_fig4_pendulum_interpolation.py"
 
@@ -79,7 +81,10 @@ rule fig5_fig6_mocap_interpolation:
     """Figs. 5-6: the mocap graphs with four interpolations, and the red one decoded as stick figures."""
     input:
         runs=figure_runs("mocap_interpolation", "interpolation.npz"),
-        data=expand(rules.prepare_data.output, dataset=config["figures"]["mocap_interpolation"]["dataset"]),
+        data=expand(
+            rules.prepare_data.output,
+            dataset=config["figures"]["mocap_interpolation"]["dataset"],
+        ),
     output:
         fig5=report(
             "results/figures/fig5_mocap_graphs.png",
@@ -93,16 +98,18 @@ rule fig5_fig6_mocap_interpolation:
             category="Figures",
         ),
         fig6_pdf="results/figures/fig6_mocap_movements.pdf",
-    params:
-        labels=method_labels(config["figures"]["mocap_interpolation"]["methods"]),
-        figure=config["figures"]["mocap_interpolation"],
-        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
-        data_args=config["datasets"][config["figures"]["mocap_interpolation"]["dataset"]]["args"],
     log:
         "logs/figures/fig5_fig6_mocap_interpolation.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        labels=method_labels(config["figures"]["mocap_interpolation"]["methods"]),
+        figure=config["figures"]["mocap_interpolation"],
+        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
+        data_args=config["datasets"][
+            config["figures"]["mocap_interpolation"]["dataset"]
+        ]["args"],
     script:
         "../scripts/fig5_fig6_mocap_interpolation.py"
 
@@ -111,7 +118,10 @@ rule fig7_smoothness:
     """Fig. 7: the smoothness factor per joint channel, mean and std per method; its table beside the paper."""
     input:
         runs=smoothness_inputs(),
-        data=expand(rules.prepare_data.output, dataset=config["figures"]["smoothness"]["dataset"]),
+        data=expand(
+            rules.prepare_data.output,
+            dataset=config["figures"]["smoothness"]["dataset"],
+        ),
     output:
         png=report(
             "results/figures/fig7_smoothness.png",
@@ -125,15 +135,15 @@ rule fig7_smoothness:
             category="Smoothness",
         ),
         md="results/tables/smoothness.md",
-    params:
-        labels=method_labels(config["figures"]["smoothness"]["methods"]),
-        seeds=smoothness_seeds(),
-        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
-        data_args=config["datasets"][config["figures"]["smoothness"]["dataset"]]["args"],
     log:
         "logs/figures/fig7_smoothness.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        labels=method_labels(config["figures"]["smoothness"]["methods"]),
+        seeds=smoothness_seeds(),
+        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
+        data_args=config["datasets"][config["figures"]["smoothness"]["dataset"]]["args"],
     script:
         "../scripts/fig7_smoothness.py"

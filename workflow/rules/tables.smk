@@ -9,13 +9,13 @@ rule table1:
             category="Table 1",
         ),
         md="results/tables/table1.md",
-    params:
-        labels=method_labels(config["tables"]["table1"]["methods"]),
     log:
         "logs/tables/table1.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        labels=method_labels(config["tables"]["table1"]["methods"]),
     script:
         "../scripts/table1.py"
 
@@ -40,12 +40,12 @@ rule table2:
             category="Table 2",
         ),
         pdf="results/figures/table2_nll.pdf",
-    params:
-        labels=method_labels(config["tables"]["table2"]["methods"]),
     log:
         "logs/tables/table2.log",
     localrule: True
     conda:
         "../../environment.yml"
+    params:
+        labels=method_labels(config["tables"]["table2"]["methods"]),
     script:
         "../scripts/table2.py"

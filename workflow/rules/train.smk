@@ -7,21 +7,21 @@ rule train:
         log=f"{RUN}/train_log.csv",
         epochs=f"{RUN}/epochs.csv",
         snapshots=f"{RUN}/snapshots.npz",
+    log:
+        "logs/{dataset}/{method}/seed{seed}/train.log",
+    benchmark:
+        "logs/{dataset}/{method}/seed{seed}/train.benchmark.tsv"
+    conda:
+        "../../environment.yml"
+    threads: config["torch_threads"]
+    resources:
+        mem_mb=2000,
+        runtime=train_runtime,
     params:
         spec=lambda wildcards: resolve_run(
             config, wildcards.dataset, wildcards.method, wildcards.seed
         ),
         run_dir=RUN,
-    log:
-        "logs/{dataset}/{method}/seed{seed}/train.log",
-    benchmark:
-        "logs/{dataset}/{method}/seed{seed}/train.benchmark.tsv"
-    threads: config["torch_threads"]
-    resources:
-        mem_mb=2000,
-        runtime=train_runtime,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/train.py"
 
@@ -36,12 +36,12 @@ rule evaluate:
         "logs/{dataset}/{method}/seed{seed}/evaluate.log",
     benchmark:
         "logs/{dataset}/{method}/seed{seed}/evaluate.benchmark.tsv"
+    conda:
+        "../../environment.yml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../../environment.yml"
     script:
         "../scripts/evaluate.py"
 
@@ -52,17 +52,17 @@ rule nll:
         model=rules.train.output.model,
     output:
         f"{RUN}/nll.json",
-    params:
-        nll=nll_params,
     log:
         "logs/{dataset}/{method}/seed{seed}/nll.log",
     benchmark:
         "logs/{dataset}/{method}/seed{seed}/nll.benchmark.tsv"
+    conda:
+        "../../environment.yml"
     threads: config["torch_threads"]
     resources:
         mem_mb=2000,
         runtime=600,
-    conda:
-        "../../environment.yml"
+    params:
+        nll=nll_params,
     script:
         "../scripts/nll.py"
