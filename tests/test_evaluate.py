@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from vhp_core.evaluate import active_units, angle_regression_error, circle_centre, wrap_angle
+from vhp_core.evaluate import active_units, angle_regression_error, circle_centre, nll_subset, wrap_angle
 
 
 def circle(angles: np.ndarray, direction: int, offset: float, centre=(2.0, -1.0), radius=3.0) -> np.ndarray:
@@ -51,3 +51,13 @@ def test_wrap_angle_range():
 def test_active_units_counts_dimensions_with_varying_means():
     mu = torch.cat([torch.randn(1000, 3), 0.01 * torch.randn(1000, 2)], dim=1)
     assert active_units(mu) == 3
+
+
+def test_the_nll_subset_is_random_fixed_and_spans_a_sorted_test_set():
+    labels = torch.arange(10).repeat_interleave(1000)  # sorted by class, like static MNIST's test file
+    subset = nll_subset(10_000, 2_000)
+    assert len(subset) == len(set(subset.tolist())) == 2_000 and torch.equal(subset, nll_subset(10_000, 2_000))
+    counts = torch.bincount(labels[subset], minlength=10)
+    assert counts.min() > 150, counts  # every class, about 200 each; the first 2,000 would be classes 0 and 1 only
+    assert torch.equal(nll_subset(500, None), torch.arange(500))
+    assert torch.equal(nll_subset(500, 800), torch.arange(500))
