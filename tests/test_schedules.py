@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from vhp_core.schedules import Geco, LinearWarmup, Rewo, f_beta, geco_update, rewo_update
+from vhp_core.schedules import Constant, Geco, LinearWarmup, Rewo, f_beta, geco_update, rewo_update
 
 
 def test_geco_update_hand_worked():
@@ -79,6 +79,24 @@ def test_warmup_is_linear_in_epochs_then_one():
     for epoch, beta in [(0.0, 0.0), (5.0, 0.25), (19.5, 0.975), (20.0, 1.0), (250.0, 1.0)]:
         s.update(1.0, epoch)
         assert s.beta == pytest.approx(beta)
+
+
+def test_schedules_settle_when_beta_reaches_its_final_regime():
+    rewo = Rewo(kappa=2.0, data_dim=4, nu=1.0, tau=3.0, beta_init=1e-4, alpha=0.0)
+    rewo.update(10.0, 0.0)
+    assert not rewo.settled  # initial phase
+    steps = 0
+    while not rewo.settled:
+        rewo.update(3.8, 0.0)  # constraint met (delta = -0.05 per dimension): beta climbs towards 1
+        steps += 1
+        assert steps < 10_000
+    assert rewo.phase == "main" and 0.99 <= rewo.beta <= 1.0
+    warmup = LinearWarmup(epochs=10)
+    warmup.update(1.0, 9.9)
+    assert not warmup.settled
+    warmup.update(1.0, 10.0)
+    assert warmup.settled
+    assert Constant(beta_init=1.0).settled and Geco(kappa=1.0, data_dim=2, nu=1.0, beta_init=1.0).settled
 
 
 def test_schedule_state_round_trip():

@@ -142,11 +142,11 @@ def test_early_stopping_publishes_the_best_validation_epoch(config, tmp_path, mo
     """Validation scores are scripted (and draw no random numbers, so both runs see the same stream)."""
     splits = load("pendulum", config["data"]["root"], config["datasets"]["pendulum"]["args"])
     monkeypatch.setattr(train, "neg_elbo", lambda model, x, k: 0.0)
-    fit(make_spec(config, epochs=2), splits, tmp_path / "ref", progress=False)  # exactly 2 epochs
+    fit(make_spec(config, "vhp", epochs=2), splits, tmp_path / "ref", progress=False)  # exactly 2 epochs
 
     scripted = iter([5.0, 4.0, 4.5, 4.6, 4.7, 4.8])  # best after epoch 2, then no improvement
     monkeypatch.setattr(train, "neg_elbo", lambda model, x, k: next(scripted))
-    spec = make_spec(config, epochs=10)
+    spec = make_spec(config, "vhp", epochs=10)
     spec["training"]["early_stopping_patience"] = 2
     summary = fit(spec, splits, tmp_path / "stopped", progress=False)
     assert summary["epochs_run"] == 4 and summary["best_valid_epoch"] == 2
@@ -154,6 +154,19 @@ def test_early_stopping_publishes_the_best_validation_epoch(config, tmp_path, mo
     ref, _ = load_model(tmp_path / "ref" / "model.pt")
     for (name, a), b in zip(best.state_dict().items(), ref.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_early_stopping_waits_until_beta_has_settled(config, tmp_path, monkeypatch):
+    """REWO on the pendulum is still far from beta = 1 after 4 epochs (400 steps): a validation -ELBO
+    that only worsens must neither stop the run nor pick an epoch as the best."""
+    splits = load("pendulum", config["data"]["root"], config["datasets"]["pendulum"]["args"])
+    scripted = iter([1.0, 2.0, 3.0, 4.0])
+    monkeypatch.setattr(train, "neg_elbo", lambda model, x, k: next(scripted))
+    spec = make_spec(config, "vhp_rewo", epochs=4)
+    spec["training"]["early_stopping_patience"] = 1
+    summary = fit(spec, splits, tmp_path / "rewo", progress=False)
+    assert summary["final_beta"] < 0.99
+    assert summary["epochs_run"] == 4 and summary["best_valid_epoch"] == 0
 
 
 def test_learning_rate_stages_follow_burda():

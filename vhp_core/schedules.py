@@ -50,6 +50,12 @@ class BetaSchedule:
     def phase(self) -> str:
         return "main"
 
+    @property
+    def settled(self) -> bool:
+        """True once beta is in its final regime, so that the validation -ELBO measures the model the
+        schedule is heading for: early stopping and the choice of the best epoch wait for it."""
+        return True
+
     def update(self, c_batch: float, epoch: float) -> None:
         """Fold the batch's mean reconstruction error into C_hat; `epoch` counts finished epochs (float)."""
         self.c_hat = c_batch if self.c_hat is None else (1 - self.alpha) * c_batch + self.alpha * self.c_hat
@@ -74,6 +80,10 @@ class LinearWarmup(BetaSchedule):
         super().__init__(alpha, beta_init=0.0)
         self.epochs = epochs
 
+    @property
+    def settled(self) -> bool:
+        return self.beta >= 1.0
+
     def update(self, c_batch: float, epoch: float) -> None:
         super().update(c_batch, epoch)
         self.beta = min(1.0, epoch / self.epochs)
@@ -92,11 +102,15 @@ class _Constrained(BetaSchedule):
 
 
 class Geco(_Constrained):
-    """GECO (Rezende & Viola 2018): every parameter trained from the start, beta not capped (Eq. 5)."""
+    """GECO (Rezende & Viola 2018): every parameter trained from the start, beta not capped (Eq. 5).
+    beta adapts for as long as training runs, so GECO counts as settled from the start."""
 
     def update(self, c_batch: float, epoch: float) -> None:
         super().update(c_batch, epoch)
         self.beta = geco_update(self.beta, self.delta(), self.nu)
+
+
+REWO_SETTLED = 0.01  # |beta - 1| below which REWO is at the ELBO for early stopping's purposes
 
 
 class Rewo(_Constrained):
@@ -114,6 +128,11 @@ class Rewo(_Constrained):
     @property
     def phase(self) -> str:
         return "initial" if self.initial_phase else "main"
+
+    @property
+    def settled(self) -> bool:
+        """In the main phase with beta within REWO_SETTLED of 1, where Eq. 11 holds it (it approaches 1 from below)."""
+        return not self.initial_phase and abs(self.beta - 1.0) <= REWO_SETTLED
 
     def update(self, c_batch: float, epoch: float) -> None:
         super().update(c_batch, epoch)

@@ -187,7 +187,7 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
                initial=start_epoch, total=train_cfg["epochs"], mininterval=2.0)
     model.train()
     for epoch in bar:
-        if patience is not None and epoch - best["epoch"] >= patience:
+        if patience is not None and schedule.settled and epoch - best["epoch"] >= patience:
             log.info("early stop before epoch %d: no better validation -ELBO since epoch %d", epoch, best["epoch"])
             break
         t0 = time.perf_counter()
@@ -210,7 +210,7 @@ def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: boo
             losses.append(terms["loss"])
             step += 1
         valid = neg_elbo(model, x_valid, spec["k"])
-        if valid < best["valid"]:
+        if schedule.settled and valid < best["valid"]:  # before, beta != its final value: not comparable
             best = {"valid": valid, "epoch": epoch + 1,
                     "model": copy.deepcopy(model.state_dict()) if patience is not None else None}
         elapsed += time.perf_counter() - t0
