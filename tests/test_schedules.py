@@ -96,7 +96,14 @@ def test_schedules_settle_when_beta_reaches_its_final_regime():
     assert not warmup.settled
     warmup.update(1.0, 10.0)
     assert warmup.settled
-    assert Constant(beta_init=1.0).settled and Geco(kappa=1.0, data_dim=2, nu=1.0, beta_init=1.0).settled
+    assert Constant(beta_init=1.0).settled
+    geco = Geco(kappa=2.0, data_dim=4, nu=1.0, beta_init=1.0, alpha=0.0)
+    assert geco.settled
+    geco.update(400.0, 0.0)  # far over the constraint: beta collapses
+    assert geco.beta < 1e-40 and not geco.settled
+    while not geco.settled:
+        geco.update(3.8, 0.0)  # constraint met: beta climbs back
+    assert 0.99 <= geco.beta < 1.1
 
 
 def test_schedule_state_round_trip():
