@@ -103,5 +103,6 @@ def table2_figure(table: pd.DataFrame) -> plt.Figure:
         ax.set_title(dataset if not note else f"{dataset}\n(not comparable to the paper)", fontsize=10)
         ax.grid(axis="x", alpha=0.3)
         ax.margins(x=0.15)
-    axes[0, 0].legend(loc="lower right", fontsize=8)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=2,
+               frameon=False)
     return fig
