@@ -99,6 +99,12 @@ class _Constrained(BetaSchedule):
         super().__init__(alpha, beta_init)
         self.kappa2, self.data_dim, self.nu = kappa**2, data_dim, nu
 
+    @property
+    def settled(self) -> bool:
+        """While beta >= SETTLED_BETA. GECO's beta has no final value, and after its first steps it often
+        collapses (1e-49 on omniglot_small) and takes thousands of steps to climb back."""
+        return self.beta >= SETTLED_BETA
+
     def delta(self) -> float:
         """(C_hat_t - kappa^2) per data dimension."""
         return (self.c_hat - self.kappa2) / self.data_dim
@@ -106,12 +112,6 @@ class _Constrained(BetaSchedule):
 
 class Geco(_Constrained):
     """GECO (Rezende & Viola 2018): every parameter trained from the start, beta not capped (Eq. 5)."""
-
-    @property
-    def settled(self) -> bool:
-        """beta has no final value, but after its first steps it often collapses (1e-49 on omniglot_small)
-        and takes thousands of steps to climb back: settled while beta >= SETTLED_BETA."""
-        return self.beta >= SETTLED_BETA
 
     def update(self, c_batch: float, epoch: float) -> None:
         super().update(c_batch, epoch)
@@ -137,7 +137,7 @@ class Rewo(_Constrained):
     @property
     def settled(self) -> bool:
         """In the main phase with beta >= SETTLED_BETA: Eq. 11 holds it at 1, approached from below."""
-        return not self.initial_phase and self.beta >= SETTLED_BETA
+        return not self.initial_phase and super().settled
 
     def update(self, c_batch: float, epoch: float) -> None:
         super().update(c_batch, epoch)
