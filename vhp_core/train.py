@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from vhp_core import datasets
 from vhp_core.datasets import Splits
+from vhp_core.devices import resolve_device
 from vhp_core.io import atomic_path
 from vhp_core.model import VAE, ModelConfig
 from vhp_core.objectives import OBJECTIVES
@@ -39,13 +40,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint file could not be read back."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present, the CPU otherwise."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def build_model(spec: dict[str, Any], data_dim: int) -> VAE:
     m = spec["model"]
     cfg = ModelConfig(data_dim=data_dim, latent_dim=m["latent_dim"], hidden=m["hidden"],
@@ -54,9 +48,10 @@ def build_model(spec: dict[str, Any], data_dim: int) -> VAE:
     return VAE(cfg)
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[VAE, dict[str, Any]]:
-    """Rebuild a trained model from `model.pt` alone; returns (model in eval mode, the rest of the
-    file: its run `spec`, `data_dim` and the training `summary`)."""
+def load_model(path: str | Path, device: str | torch.device = "auto") -> tuple[VAE, dict[str, Any]]:
+    """Rebuild a trained model from `model.pt` alone on `device` ('auto': CUDA when present); returns
+    (model in eval mode, the rest of the file: its run `spec`, `data_dim` and the training `summary`)."""
+    device = resolve_device(device) if isinstance(device, str) else device
     state = _read_checkpoint(path, device)
     model = build_model(state["spec"], state["data_dim"])
     model.load_state_dict(state.pop("model"))

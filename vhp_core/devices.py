@@ -1,0 +1,44 @@
+"""Devices and random generators: one place that decides where tensors live and where their random
+numbers come from, so that a generator is always on the device of the tensors it draws for."""
+from typing import Any
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    """The configured device cannot be used on this machine."""
+
+
+def resolve_device(name: str, key: str = "device") -> torch.device:
+    """'auto' picks CUDA when present, the CPU otherwise; 'cuda' without CUDA stops before any work,
+    naming the config `key` and what this machine has."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"config key {key}: {name!r} asks for CUDA, but this machine has no CUDA device "
+                          f"(torch {torch.__version__}, torch.cuda.is_available() is False); "
+                          f"use 'auto' or 'cpu'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceError(f"config key {key}: {name!r} names CUDA device {device.index}, but this machine has "
+                          f"{torch.cuda.device_count()}")
+    return device
+
+
+def make_generator(device: torch.device, seed: int) -> torch.Generator:
+    """A generator on `device` (CUDA kernels refuse a CPU generator), seeded with `seed`."""
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def global_rng_state(device: torch.device) -> dict[str, Any]:
+    """The global CPU RNG state and, when `device` is CUDA, that device's: what a checkpoint keeps."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_global_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

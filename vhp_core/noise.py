@@ -1,0 +1,73 @@
+"""Where the models' Gaussian noise comes from. Every draw of a model goes through
+`standard_normal`, so the trainer can decide the source: a run's own generator, or noise drawn
+per run outside `vmap` for packed training, so that a packed run draws exactly what it would alone.
+Outside a `source` block the draws come from torch's global RNG."""
+import contextlib
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+
+import torch
+
+
+class NoiseSource:
+    """Base: draw standard normal noise of a given shape."""
+
+    def draw(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class GeneratorNoise(NoiseSource):
+    """Draws from one generator (which lives on the tensors' device)."""
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def draw(self, shape, dtype, device):
+        return torch.randn(shape, dtype=dtype, device=device, generator=self.generator)
+
+
+class RecordingNoise(NoiseSource):
+    """Returns zeros and records the shapes asked for: the plan of one step's draws."""
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []
+
+    def draw(self, shape, dtype, device):
+        self.shapes.append(tuple(shape))
+        return torch.zeros(shape, dtype=dtype, device=device)
+
+
+class QueuedNoise(NoiseSource):
+    """Hands out tensors drawn beforehand, in order; a request of another shape is a plan error."""
+
+    def __init__(self, tensors: Sequence[torch.Tensor]):
+        self.tensors, self.next = list(tensors), 0
+
+    def draw(self, shape, dtype, device):
+        if self.next >= len(self.tensors) or tuple(self.tensors[self.next].shape) != tuple(shape):
+            have = tuple(self.tensors[self.next].shape) if self.next < len(self.tensors) else "nothing"
+            raise RuntimeError(f"noise draw {self.next} asks for shape {tuple(shape)}, the plan has {have}: "
+                               f"a model's draws must not depend on the values of its inputs")
+        self.next += 1
+        return self.tensors[self.next - 1]
+
+
+_SOURCE: ContextVar[NoiseSource | None] = ContextVar("noise_source", default=None)
+
+
+@contextlib.contextmanager
+def source(src: NoiseSource) -> Iterator[NoiseSource]:
+    """Route every `standard_normal` inside the block to `src`."""
+    token = _SOURCE.set(src)
+    try:
+        yield src
+    finally:
+        _SOURCE.reset(token)
+
+
+def standard_normal(shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """N(0, I) noise of `shape` from the active source (torch's global RNG if none)."""
+    src = _SOURCE.get()
+    if src is None:
+        return torch.randn(tuple(shape), dtype=dtype, device=device)
+    return src.draw(tuple(shape), dtype, device)
