@@ -3,6 +3,7 @@ numbers come from, so that a generator is always on the device of the tensors it
 from typing import Any
 
 import torch
+from torch import nn
 
 
 class DeviceError(RuntimeError):
@@ -23,6 +24,15 @@ def resolve_device(name: str, key: str = "device") -> torch.device:
         raise DeviceError(f"config key {key}: {name!r} names CUDA device {device.index}, but this machine has "
                           f"{torch.cuda.device_count()}")
     return device
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The one device of a module's parameters and buffers (the CPU for a module without any): where its
+    inputs must go. A module spread over several devices is named here, not deep inside a matmul."""
+    devices = {t.device for t in (*module.parameters(), *module.buffers())}
+    if len(devices) > 1:
+        raise DeviceError(f"the model's tensors are spread over {sorted(map(str, devices))}; move it to one device")
+    return devices.pop() if devices else torch.device("cpu")
 
 
 def make_generator(device: torch.device, seed: int) -> torch.Generator:

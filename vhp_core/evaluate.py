@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from vhp_core import datasets
+from vhp_core.devices import module_device, resolve_device
 from vhp_core.model import VAE
 from vhp_core.nll import importance_sampled_nll, nll_summary
 from vhp_core.train import load_model, neg_elbo
@@ -64,9 +65,18 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     return int((mu.var(dim=0) > threshold).sum().item())
 
 
+def load_run(model_path: str | Path) -> tuple[VAE, dict[str, Any]]:
+    """A trained run's model on the device its config names (spec key `device`; 'auto': CUDA when
+    present), and the rest of its model.pt. Read on the CPU, so a CUDA-less machine can name the key."""
+    model, saved = load_model(model_path, device="cpu")
+    return model.to(resolve_device(saved["spec"]["device"])), saved
+
+
 @torch.no_grad()
 def encode_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    return torch.cat([model.encode_mean(x[i:i + batch_size])[0] for i in range(0, len(x), batch_size)])
+    """Posterior means (N, d_z) on the model's device; x may stay on the CPU, batches move as used."""
+    device = module_device(model)
+    return torch.cat([model.encode_mean(x[i:i + batch_size].to(device))[0] for i in range(0, len(x), batch_size)])
 
 
 SUBSET_SEED = 0  # the test items of a reduced-scale NLL: the same for every method, seed and run
@@ -84,7 +94,7 @@ def nll_subset(n_test: int, n_items: int | None) -> torch.Tensor:
 
 def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> dict[str, Any]:
     """Importance-sampled test NLL of one trained run (Table 2), on `n_items` random test items (or all)."""
-    model, saved = load_model(model_path)
+    model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
@@ -100,22 +110,23 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
 
 
 def evaluate_run(model_path: str | Path) -> dict[str, Any]:
-    """All metrics of one trained run, for its metrics.json."""
-    model, saved = load_model(model_path)
+    """All metrics of one trained run, for its metrics.json, computed on the run's configured device."""
+    model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
-    mu_test = encode_means(model, splits.test)
+    test = splits.test.to(module_device(model))
+    mu_test = encode_means(model, test)
     k = spec["evaluation"]["k"]
     metrics: dict[str, Any] = {
         "dataset": spec["dataset"], "method": spec["method"], "seed": spec["seed"],
-        f"test_neg_elbo_k{k}": neg_elbo(model, splits.test, k),
+        f"test_neg_elbo_k{k}": neg_elbo(model, test, k),
         "active_units": active_units(mu_test),
         "latent_dim": spec["model"]["latent_dim"],
         **saved["summary"],
     }
     if spec["dataset"] == "pendulum" and spec["model"]["latent_dim"] == 2:
-        mu_fit = encode_means(model, splits.valid).numpy()
-        metrics["ols"] = angle_regression_error(mu_fit, splits.labels["valid"], mu_test.numpy(),
+        mu_fit = encode_means(model, splits.valid).cpu().numpy()
+        metrics["ols"] = angle_regression_error(mu_fit, splits.labels["valid"], mu_test.cpu().numpy(),
                                                 splits.labels["test"])
     return metrics

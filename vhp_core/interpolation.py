@@ -13,6 +13,7 @@ import networkx as nx
 import numpy as np
 import torch
 
+from vhp_core.devices import module_device
 from vhp_core.model import VAE
 
 
@@ -120,7 +121,8 @@ def interpolate(model: VAE, x_start: torch.Tensor, x_end: torch.Tensor, n_nodes:
     nodes = model.prior.sample(n_nodes).cpu().double()
     graph = knn_graph(nodes, k)
     n_pairs = len(x_start)
-    ends = torch.cat([model.encode_mean(x_start)[0], model.encode_mean(x_end)[0]]).cpu().double()  # (2P, d)
+    device = module_device(model)
+    ends = torch.cat([model.encode_mean(x.to(device))[0] for x in (x_start, x_end)]).cpu().double()  # (2P, d)
     positions = torch.cat([nodes, ends])
     paths = []
     for p in range(n_pairs):

@@ -8,16 +8,15 @@ import torch
 
 from vhp_core import datasets
 from vhp_core.datasets import DATASETS
-from vhp_core.evaluate import encode_means
+from vhp_core.evaluate import encode_means, load_run
 from vhp_core.interpolation import interpolate, smoothness_factor
-from vhp_core.train import load_model
 
 log = logging.getLogger(__name__)
 
 
 def interpolation_run(model_path: str | Path, settings: dict[str, Any]) -> dict[str, np.ndarray]:
     """The graph and the interpolations between the config's `pairs` (in the dataset's terms), as arrays."""
-    model, saved = load_model(model_path)
+    model, saved = load_run(model_path)
     spec = saved["spec"]
     endpoints = DATASETS[spec["dataset"]].endpoints
     if endpoints is None:
@@ -29,7 +28,7 @@ def interpolation_run(model_path: str | Path, settings: dict[str, Any]) -> dict[
     log.info("%s/%s seed %d: %d pairs, %d edges, %d bridges", spec["dataset"], spec["method"], spec["seed"],
              len(x_start), len(result.edges), result.bridges)
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
-    codes = encode_means(model, splits.train).numpy()  # the training data in the same latent space
+    codes = encode_means(model, splits.train).cpu().numpy()  # the training data in the same latent space
     labels = splits.labels["train"] if splits.labels is not None else np.zeros(len(codes))
     return {**result.arrays(), "x_start": x_start.numpy(), "x_end": x_end.numpy(), "codes": codes,
             "code_labels": labels}
@@ -39,7 +38,7 @@ def smoothness_run(model_path: str | Path, settings: dict[str, Any], graphs: int
                    interpolations: int) -> dict[str, np.ndarray]:
     """Smoothness factors (graphs * interpolations, D) of paths between random test items (Fig. 7),
     each graph drawn afresh from the prior, with the pairs' test indices."""
-    model, saved = load_model(model_path)
+    model, saved = load_run(model_path)
     spec = saved["spec"]
     test = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"]).test
     generator = torch.Generator().manual_seed(spec["seed"])
