@@ -66,8 +66,8 @@ class VampPrior(Prior):
         Without gradients (evaluation, NLL) they are computed once and reused until a pseudo-input or an
         encoder weight changes: an in-place update (optimiser step, load_state_dict) bumps the tensor's
         version, a move to another device changes its storage. The NLL's chunks re-encode nothing."""
-        if torch.is_grad_enabled():
-            return self.encoder(self.pseudo_inputs())
+        if torch.is_grad_enabled() or torch._C._functorch.is_batchedtensor(self.raw_inputs):
+            return self.encoder(self.pseudo_inputs())  # under vmap (packed training) there is no storage to key on
         key = tuple((p._version, p.data_ptr()) for p in (self.raw_inputs, *self.encoder.parameters()))
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, self.encoder(self.pseudo_inputs()))

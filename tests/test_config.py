@@ -10,7 +10,7 @@ from vhp_core.config import SCHEMA, ConfigError, load_config, resolve_run, valid
 from vhp_core.datasets import DATASETS
 from vhp_core.likelihoods import LIKELIHOODS
 from vhp_core.objectives import OBJECTIVES
-from vhp_core.schedules import SCHEDULES
+from vhp_core.schedules import KINDS
 
 BAD = [
     (lambda c: c.update(epochs=3), "(top level)", "'epochs' was unexpected"),
@@ -62,7 +62,7 @@ def test_resolve_run_applies_method_overrides(smoke_config):
 def test_schema_enums_match_the_registries():
     schema = yaml.safe_load(SCHEMA.read_text())
     defs = schema["$defs"]
-    assert set(defs["schedule"]["properties"]["name"]["enum"]) == set(SCHEDULES)
+    assert set(defs["schedule"]["properties"]["name"]["enum"]) == set(KINDS)
     assert set(defs["model"]["properties"]["likelihood"]["enum"]) == set(LIKELIHOODS)
     method = defs["method_fields"]["properties"]
     assert set(method["objective"]["enum"]) == set(OBJECTIVES)

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vhp_core.devices import DeviceError, resolve_device
 from vhp_core.priors import PRIORS
 
 SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
@@ -56,6 +57,10 @@ def validate(config: dict[str, Any]) -> None:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"config key {_location(error)}: {error.message}")
+    try:
+        resolve_device(config["device"], "device")
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from exc
     for name, method in config["methods"].items():
         if method["prior"] not in PRIORS:
             raise ConfigError(f"config key methods/{name}/prior: {method['prior']!r} is not a registered prior; "
@@ -103,6 +108,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "seed": int(seed),
         "device": config["device"],
         "torch_threads": config["torch_threads"],
+        "runtime": dict(config["runtime"]),
         "data_root": config["data"]["root"],
         "dataset_args": ds["args"],
         "model": deep_merge(ds["model"], m.get("model", {})),

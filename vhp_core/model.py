@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vhp_core.distributions import log_normal_diag, reparameterise
 from vhp_core.likelihoods import LIKELIHOODS
 from vhp_core.networks import ConditionalGaussian
 from vhp_core.priors import PRIORS, Prior
@@ -36,14 +37,22 @@ class VAE(nn.Module):
         """Theta, Phi: the parameters REWO's initial phase leaves untouched (Alg. 1)."""
         return list(self.prior.parameters())
 
+    def reconstruct(self, x: torch.Tensor, s: int | None) -> tuple[torch.Tensor, ...]:
+        """z ~ q_phi(z|x) (s samples per item, or one without a sample axis) with log q_phi(z|x), the
+        reconstruction error C_theta(x, z) = -log p_theta(x|z), and the posterior means and log-variances:
+        ((S,) B, d_z), ((S,) B), ((S,) B), (B, d_z), (B, d_z)."""
+        mu, logvar = self.encoder(x)
+        z = reparameterise(mu, logvar, s)
+        return z, log_normal_diag(z, mu, logvar), -self.decoder.log_prob(x, z), mu, logvar
+
+    def kl(self, z: torch.Tensor, log_q: torch.Tensor, k: int) -> torch.Tensor:
+        """log q_phi(z|x) - IW_K(z), whose mean over z is the KL upper bound F of Eq. 9: ((S,) B)."""
+        return log_q - self.prior.log_prob_iw(z, k)
+
     def rec_and_kl(self, x: torch.Tensor, s: int | None, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """For z ~ q_phi(z|x) (s samples per item, or one without a sample axis): the reconstruction
-        error C_theta(x, z) = -log p_theta(x|z) and log q_phi(z|x) - IW_K(z), whose mean over z is the
-        KL upper bound F of Eq. 9. Shapes ((S,) B) each."""
-        z, log_q = self.encoder.sample(x, s)  # ((S,) B, d_z), ((S,) B)
-        rec = -self.decoder.log_prob(x, z)
-        kl = log_q - self.prior.log_prob_iw(z, k)
-        return rec, kl
+        """C_theta(x, z) and log q_phi(z|x) - IW_K(z) for z ~ q_phi(z|x), ((S,) B) each."""
+        z, log_q, rec, _, _ = self.reconstruct(x, s)
+        return rec, self.kl(z, log_q, k)
 
     def log_importance_weights(self, x: torch.Tensor, s: int) -> torch.Tensor:
         """log p(x|z_s) + log p(z_s) - log q(z_s|x) for s joint samples, (S, B); a two-level prior

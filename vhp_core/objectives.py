@@ -1,6 +1,6 @@
-"""Training objectives: a named result of loss and its terms per batch; beta enters only here."""
+"""Training objectives: how many codes z each item gets, how many importance samples the prior's bound
+takes, and the batch loss from the per-sample reconstruction error C and KL bound F; beta enters only here."""
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -8,36 +8,59 @@ import torch
 from vhp_core.model import VAE
 
 
+@dataclass(frozen=True)
+class Objective:
+    """`joint`: False for the VHP objective (one z ~ q_phi(z|x) per item, the prior's K-sample IW bound
+    inside F, Eq. 9); True for the k-sample IW bound on log p(x) with joint samples (Burda et al. 2016),
+    which ignores beta."""
+
+    joint: bool
+
+    def sample_counts(self, k: int) -> tuple[int | None, int]:
+        """(codes per item, or None for one without a sample axis; importance samples of the prior)."""
+        return (k, 1) if self.joint else (None, k)
+
+    def loss(self, rec: torch.Tensor, kl: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
+        """E[C_theta(x, z)] + beta F(phi, Theta, Phi) (method.md §1; beta = 1 is the negative ELBO with the
+        K-sample IW bound on the prior, Eq. 9), or the negative k-sample IW bound -mean log (1/k) sum_s
+        exp(-(C_s + F_s)). rec, kl: ((k,) B)."""
+        if not self.joint:
+            return rec.mean() + beta * kl.mean()
+        return -(torch.logsumexp(-(rec + kl), dim=0) - math.log(rec.shape[0])).mean()
+
+    def __call__(self, model: VAE, x: torch.Tensor, k: int) -> "LossTerms":
+        s, prior_k = self.sample_counts(k)
+        rec, kl = model.rec_and_kl(x, s, prior_k)
+        return LossTerms(rec, kl, self)
+
+
+def first_sample_mean(t: torch.Tensor) -> torch.Tensor:
+    """Batch mean of the first sample of a ((k,) B) tensor: the C and F an objective reports and REWO and
+    GECO track (for the IW bound, one of its k joint samples)."""
+    return t.reshape(-1, t.shape[-1])[0].mean()
+
+
 @dataclass
 class LossTerms:
-    """Batch means of the reconstruction error C and the KL bound F (nats per item), and, for
-    objectives that ignore beta, the bound they minimise instead."""
+    """Per-sample C and F of one batch, ((k,) B) each, and the objective that turns them into a loss."""
 
-    rec: torch.Tensor
-    kl: torch.Tensor
-    neg_bound: torch.Tensor | None = None
+    samples_rec: torch.Tensor
+    samples_kl: torch.Tensor
+    objective: Objective
 
-    def loss(self, beta: float) -> torch.Tensor:
-        """E[C_theta(x, z)] + beta * F(phi, Theta, Phi) (method.md §1); beta = 1 is the negative ELBO
-        with the K-sample IW bound on the prior (Eq. 9)."""
-        return self.rec + beta * self.kl if self.neg_bound is None else self.neg_bound
+    @property
+    def rec(self) -> torch.Tensor:
+        return first_sample_mean(self.samples_rec)
 
+    @property
+    def kl(self) -> torch.Tensor:
+        return first_sample_mean(self.samples_kl)
 
-def weighted_elbo(model: VAE, x: torch.Tensor, k: int) -> LossTerms:
-    """The VHP objective: one z ~ q_phi(z|x) per item, the prior's K-sample IW bound inside F."""
-    rec, kl = model.rec_and_kl(x, None, k)
-    return LossTerms(rec=rec.mean(), kl=kl.mean())
-
-
-def iwae_bound(model: VAE, x: torch.Tensor, k: int) -> LossTerms:
-    """Negative k-sample IW bound on log p(x) (Burda et al. 2016) with joint samples; beta is unused.
-    rec and kl are reported from the first sample, for the log."""
-    rec, kl = model.rec_and_kl(x, k, 1)  # (k, B) each, joint samples
-    neg_bound = -(torch.logsumexp(-(rec + kl), dim=0) - math.log(k)).mean()
-    return LossTerms(rec=rec[0].mean().detach(), kl=kl[0].mean().detach(), neg_bound=neg_bound)
+    def loss(self, beta: float | torch.Tensor) -> torch.Tensor:
+        return self.objective.loss(self.samples_rec, self.samples_kl, beta)
 
 
-OBJECTIVES: dict[str, Callable[[VAE, torch.Tensor, int], LossTerms]] = {
-    "elbo": weighted_elbo,
-    "iwae": iwae_bound,
-}
+weighted_elbo = Objective(joint=False)
+iwae_bound = Objective(joint=True)
+
+OBJECTIVES: dict[str, Objective] = {"elbo": weighted_elbo, "iwae": iwae_bound}

@@ -23,7 +23,8 @@ def beta_landscape(nu: float, tau: float, beta_max: float = 2.0, delta_max: floa
     """Fig. 1: delta beta_t = beta_t - beta_{t-1} of Eq. 11 over beta_{t-1} and C_hat_t - kappa^2."""
     betas = np.linspace(1e-3, beta_max, 301)
     deltas = np.linspace(-delta_max, delta_max, 301)
-    change = np.array([[rewo_update(b, d, nu, tau) - b for b in betas] for d in deltas])  # (delta, beta)
+    beta_grid, delta_grid = np.meshgrid(betas, deltas)  # (delta, beta)
+    change = rewo_update(beta_grid, delta_grid, nu, tau).numpy() - beta_grid
     fig, ax = plt.subplots(figsize=(5.2, 4))
     lim = np.abs(change).max()
     mesh = ax.pcolormesh(betas, deltas, change, cmap="RdBu", vmin=-lim, vmax=lim, shading="auto")

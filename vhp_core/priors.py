@@ -52,14 +52,25 @@ class Prior(nn.Module):
     def sample(self, n: int) -> torch.Tensor:
         raise NotImplementedError
 
+    def data_init(self, mu: torch.Tensor, std: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Data-dependent starting values of named parameters, from the posterior means and stds (N, d)
+        of the batch of the prior's first update; most priors need none. A prior that returns some keeps
+        a boolean buffer `initialised`, which the trainer sets once it has applied them."""
+        return {}
+
     @property
     def awaiting_data(self) -> bool:
-        """True while a data-dependent initialisation (`initialise`) is still due; most priors need none."""
-        return False
+        """True while the data-dependent initialisation is still due."""
+        return "initialised" in dict(self.named_buffers()) and not bool(self.initialised)
 
+    @torch.no_grad()
     def initialise(self, mu: torch.Tensor, std: torch.Tensor) -> None:
-        """Set data-dependent parameters from the posterior means and stds (N, d) of a batch, before
-        the prior's first update."""
+        """Apply `data_init` to this (single-run) prior."""
+        params = dict(self.named_parameters())
+        for name, value in self.data_init(mu, std).items():
+            params[name].copy_(value)
+        if "initialised" in dict(self.named_buffers()):
+            self.initialised.fill_(True)
 
 
 @register_prior("standard_normal")
@@ -92,17 +103,11 @@ class HierarchicalPrior(Prior):
         self.log_scale = nn.Parameter(torch.zeros(latent_dim))
         self.register_buffer("initialised", torch.tensor(False))
 
-    @property
-    def awaiting_data(self) -> bool:
-        return not bool(self.initialised)
-
-    @torch.no_grad()
-    def initialise(self, mu: torch.Tensor, std: torch.Tensor) -> None:
+    def data_init(self, mu: torch.Tensor, std: torch.Tensor) -> dict[str, torch.Tensor]:
         """loc, scale = the mean and standard deviation per dimension of the batch's aggregate posterior
         (1/N) sum_n q(z|x_n), the distribution the prior is fitted to: scale^2 = var(mu) + mean(std^2)."""
-        self.loc.copy_(mu.mean(0))
-        self.log_scale.copy_((mu.var(0, correction=0) + std.pow(2).mean(0)).sqrt().clamp_min(1e-3).log())
-        self.initialised.fill_(True)
+        scale2 = mu.var(0, correction=0) + std.pow(2).mean(0)
+        return {"loc": mu.mean(0), "log_scale": scale2.sqrt().clamp_min(1e-3).log()}
 
     def log_prob_iw(self, z: torch.Tensor, k: int) -> torch.Tensor:
         """log (1/K) sum_k p_Theta(z|zeta_k) p(zeta_k) / q_Phi(zeta_k|z), zeta_k ~ q_Phi(zeta|z) (Eq. 8),

@@ -1,16 +1,25 @@
-"""One training loop for every method: Adam on minibatches, a beta schedule, per-step CSV log,
-a checkpoint every epoch and exact resume from it; optional early stopping on the validation -ELBO.
+"""One training loop for every method, for one run or a pack of R runs trained as one batched model
+(`vhp_core.packed`): Adam on minibatches, a beta schedule, a CSV log every `log_every` steps,
+checkpoints on a wall-clock interval, at the end and on SIGTERM, exact resume from them, and optional
+early stopping on the validation -ELBO. Packing is a speed choice: a run trains to the same numbers
+in a pack as alone.
+
+The inner loop never waits on the host: losses, C_hat, beta, REWO's phase and the NaN check stay
+tensors on the device, and the host reads them back in one transfer per log point.
 
 In-progress state lives in `run_dir/work/`; the finished outputs (model.pt, train_log.csv,
-epochs.csv, snapshots.npz) are published atomically at the end, so a partial run never overwrites
-or masquerades as a finished one.
+epochs.csv, snapshots.npz) are published atomically when the run ends, so a partial run never
+overwrites or masquerades as a finished one.
 """
-import copy
 import csv
+import functools
 import logging
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +29,33 @@ from tqdm import tqdm
 
 from vhp_core import datasets
 from vhp_core.datasets import Splits
-from vhp_core.devices import resolve_device
+from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state
 from vhp_core.io import atomic_path
 from vhp_core.model import VAE, ModelConfig
-from vhp_core.objectives import OBJECTIVES
-from vhp_core.schedules import BetaSchedule, build_schedule
+from vhp_core.objectives import OBJECTIVES, Objective, first_sample_mean
+from vhp_core.packed import PackedAdam, PackedModel
+from vhp_core.priors import Prior
+from vhp_core.schedules import Schedules
 
 log = logging.getLogger(__name__)
 
 LOG_FIELDS = ["step", "epoch", "loss", "rec", "kl", "c_hat", "beta", "phase"]
+"""train_log.csv: one row per `log_every` steps; loss, rec, kl are means over the steps since the last row."""
 EPOCH_FIELDS = ["epoch", "step", "train_loss", "valid_neg_elbo", "beta", "seconds"]
+RUNTIME_DEFAULTS = {"log_every": 100, "checkpoint_minutes": 10.0}
+"""How a run is carried out, never what it computes: changing them resumes a checkpoint instead of restarting."""
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss of a run became NaN or infinite; its last good checkpoint is kept, the other runs go on."""
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint file could not be read back."""
+
+
+class Interrupted(RuntimeError):
+    """SIGTERM arrived (a cluster's time limit): every live run was checkpointed; a rerun resumes."""
 
 
 def build_model(spec: dict[str, Any], data_dim: int) -> VAE:
@@ -72,17 +90,17 @@ def _read_checkpoint(path: str | Path, device: str | torch.device) -> dict[str, 
 def neg_elbo(model: VAE, x: torch.Tensor, k: int, batch_size: int = 1000) -> float:
     """Mean -ELBO (beta = 1, K-sample IW prior bound) over x, in nats per item."""
     model.eval()
-    total = 0.0
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
     for i in range(0, len(x), batch_size):
         rec, kl = model.rec_and_kl(x[i:i + batch_size], None, k)
-        total += (rec + kl).sum().item()
+        total += (rec + kl).sum()
     model.train()
-    return total / len(x)
+    return total.item() / len(x)
 
 
 def lr_at(epoch: int, lr: float, stages: list[list[float]] | None) -> float:
-    """Learning rate of a 0-based epoch: `lr`, or stage by stage from [[epochs, lr], ...] (Burda et
-    al. 2016: 3^i epochs at 1e-3 * 10^(-i/7), i = 0..7), the last stage's rate after the stages end."""
+    """Learning rate of a 0-based epoch: `lr`, or stage by stage from [[epochs, lr], ...] (Burda et al.
+    2016: 3^i epochs at 1e-3 * 10^(-i/7), i = 0..7), the last stage's rate after the stages end."""
     if not stages:
         return lr
     end = 0
@@ -93,181 +111,473 @@ def lr_at(epoch: int, lr: float, stages: list[list[float]] | None) -> float:
     return stages[-1][1]
 
 
-def _batch(x: torch.Tensor, splits: Splits, generator: torch.Generator) -> torch.Tensor:
-    """Dynamic binarisation draws each pixel from Bernoulli(grey level) anew for every minibatch."""
-    if splits.dynamic_binarization:
-        return torch.bernoulli(x, generator=generator)
-    return x
+PER_RUN_TRAINING = ("lr", "lr_stages", "early_stopping_patience", "snapshot_steps")
+"""Training settings that may differ between the runs of one pack (each run keeps its own)."""
 
 
-class _Snapshots:
-    """Posterior means/stds of a fixed data subset and prior samples at chosen steps (Fig. 2)."""
+def pack_key(spec: dict[str, Any]) -> str:
+    """Runs whose keys agree can be trained as one pack: same data, architecture, objective, batches and
+    epochs; seeds, schedules, kappa, learning rates and early stopping may differ."""
+    training = {k: v for k, v in spec["training"].items() if k not in PER_RUN_TRAINING}
+    same = {k: v for k, v in spec.items() if k not in ("seed", "method", "schedule", "kappa", "training", "runtime")}
+    return repr(sorted({**same, "training": sorted(training.items())}.items()))
 
-    def __init__(self, folder: Path, steps: list[int], x: torch.Tensor, labels: np.ndarray | None):
-        self.folder, self.steps, self.x, self.labels = folder, set(steps), x, labels
 
-    @torch.no_grad()
-    def maybe_take(self, model: VAE, step: int, beta: float) -> None:
-        if step not in self.steps:
-            return
-        mu, std = model.encode_mean(self.x)
-        state = torch.get_rng_state()  # sampling here must not change the training's random stream
-        prior = model.prior.sample(len(self.x))
-        torch.set_rng_state(state)
-        arrays = {"step": step, "beta": beta, "mu": mu.cpu().numpy(), "std": std.cpu().numpy(),
-                  "prior": prior.cpu().numpy()}
-        if self.labels is not None:
-            arrays["labels"] = self.labels
-        with atomic_path(self.folder / f"step_{step:08d}.npz") as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+def _identity(spec: dict[str, Any]) -> dict[str, Any]:
+    """What a checkpoint must have been written for to be resumed: the spec without its runtime settings."""
+    return {k: v for k, v in spec.items() if k != "runtime"}
 
-    def collect(self) -> dict[str, np.ndarray]:
-        """All snapshots as arrays stacked along a leading step axis."""
-        files = sorted(self.folder.glob("step_*.npz"))
-        if not files:
-            return {}
-        loaded = [dict(np.load(f)) for f in files]
-        return {key: np.stack([d[key] for d in loaded]) for key in loaded[0]}
+
+# ---------------------------------------------------------------------------------------------------
+# The per-run functions mapped over a pack. Module level, so that their draw plans are cached.
+
+def _reconstruct(model: VAE, x: torch.Tensor, *, samples: int | None) -> tuple[torch.Tensor, ...]:
+    z, log_q, rec, mu, logvar = model.reconstruct(x, samples)
+    return z, log_q, rec, mu.detach(), (0.5 * logvar).exp().detach()
+
+
+def _data_init(model: VAE, mu: torch.Tensor, std: torch.Tensor) -> dict[str, torch.Tensor]:
+    return model.prior.data_init(mu, std)
+
+
+def _loss(model: VAE, z: torch.Tensor, log_q: torch.Tensor, rec: torch.Tensor, beta: torch.Tensor, *,
+          prior_k: int, objective: Objective) -> tuple[torch.Tensor, torch.Tensor]:
+    kl = model.kl(z, log_q, prior_k)
+    return objective.loss(rec, kl, beta), first_sample_mean(kl).detach()
+
+
+def _neg_elbo_sum(model: VAE, x: torch.Tensor, *, k: int) -> torch.Tensor:
+    rec, kl = model.rec_and_kl(x, None, k)
+    return (rec + kl).sum()
+
+
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    """Host-side bookkeeping of one run of a pack."""
+
+    spec: dict[str, Any]
+    run_dir: Path
+    generator: torch.Generator
+    epoch: int = 0  # finished epochs
+    step: int = 0
+    position: int = 0  # batches done in the current epoch
+    order: torch.Tensor | None = None  # the current epoch's order of the training items
+    seconds: float = 0.0
+    epoch_loss: float = 0.0  # sum of the current epoch's step losses
+    best: dict[str, Any] = field(default_factory=lambda: {"valid": math.inf, "epoch": 0, "model": None})
+    checkpoint: dict[str, Any] | None = None
+    settled: bool = False  # the schedule's state at the last epoch end (early stopping waits for it)
+    failure: str | None = None
+    done: bool = False
+    summary: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.spec['dataset']}/{self.spec['method']}/seed{self.spec['seed']}"
+
+    @property
+    def work(self) -> Path:
+        return self.run_dir / "work"
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.work / "checkpoint.pt"
+
+    def resume_point(self) -> tuple[int, int, int]:
+        return self.epoch, self.step, self.position
+
+
+def _open_run(spec: dict[str, Any], run_dir: Path, device: torch.device) -> _Run:
+    """A run's state from its checkpoint, or a fresh one (a checkpoint of another config is set aside)."""
+    run = _Run(spec, run_dir, make_generator(device, spec["seed"]))
+    run.work.mkdir(parents=True, exist_ok=True)
+    if run.ckpt_path.exists():
+        state = _read_checkpoint(run.ckpt_path, "cpu")
+        if state["spec"] != _identity(spec):
+            stale = run.ckpt_path.with_suffix(".stale.pt")
+            log.warning("%s was written for a different config; moved to %s, starting over", run.ckpt_path, stale)
+            run.ckpt_path.replace(stale)
+            for f in (run.work / "train_log.csv", run.work / "epochs.csv", *(run.work / "snapshots").glob("*.npz")):
+                f.unlink(missing_ok=True)
+        else:
+            run.checkpoint = state
+            run.epoch, run.step, run.position = state["epoch"], state["step"], state["position"]
+            run.order, run.seconds, run.best = state["order"], state["seconds"], state["best"]
+            run.epoch_loss, run.settled = state["epoch_loss"], state["settled"]
+            log.info("resuming %s at epoch %d (step %d)", run.name, run.epoch, run.step)
+    _truncate_csv(run.work / "train_log.csv", LOG_FIELDS, lambda row: int(row["step"]) < run.step)
+    _truncate_csv(run.work / "epochs.csv", EPOCH_FIELDS, lambda row: int(row["epoch"]) <= run.epoch)
+    return run
 
 
 def fit(spec: dict[str, Any], splits: Splits, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     """Train one run to `spec['training']['epochs']`, resuming from run_dir/work/checkpoint.pt if any;
     returns a summary of the finished run."""
-    run_dir = Path(run_dir)
-    work = run_dir / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    train_cfg = spec["training"]
-    device = resolve_device(spec["device"])
-    torch.set_num_threads(spec["torch_threads"])
-    torch.manual_seed(spec["seed"])
-    generator = torch.Generator().manual_seed(spec["seed"])
+    return fit_pack([spec], splits, [run_dir], progress=progress)[0]
 
-    model = build_model(spec, splits.data_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
-    x_train = splits.train[:train_cfg.get("train_items")].to(device)
-    steps_per_epoch = math.ceil(len(x_train) / train_cfg["batch_size"])
-    schedule = build_schedule(spec["schedule"], spec["kappa"], splits.data_dim)
-    objective = OBJECTIVES[spec["objective"]]
-    prior_params = model.prior_parameters()
-    n_snap = min(train_cfg["snapshot_points"], len(splits.test))
-    snapshots = _Snapshots(work / "snapshots", train_cfg["snapshot_steps"], splits.test[:n_snap].to(device),
-                           None if splits.labels is None else splits.labels["test"][:n_snap])
 
-    start_epoch, step, elapsed = 0, 0, 0.0
-    patience = train_cfg.get("early_stopping_patience")
-    best: dict[str, Any] = {"valid": math.inf, "epoch": 0, "model": None}  # lowest validation -ELBO so far
-    ckpt_path = work / "checkpoint.pt"
-    if ckpt_path.exists():
-        state = _read_checkpoint(ckpt_path, device)
-        if state["spec"] != spec:
-            stale = ckpt_path.with_suffix(".stale.pt")
-            log.warning("%s was written for a different config; moved to %s, starting over", ckpt_path, stale)
-            ckpt_path.replace(stale)
-            for f in (work / "train_log.csv", work / "epochs.csv", *(work / "snapshots").glob("*.npz")):
-                f.unlink(missing_ok=True)
-        else:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            schedule.load_state_dict(state["schedule"])
-            torch.set_rng_state(state["torch_rng"])
-            generator.set_state(state["generator"])
-            start_epoch, step, elapsed, best = state["epoch"], state["step"], state["seconds"], state["best"]
-            log.info("resuming %s at epoch %d (step %d)", run_dir, start_epoch, step)
-    _truncate_csv(work / "train_log.csv", LOG_FIELDS, lambda row: int(row["step"]) < step)
-    _truncate_csv(work / "epochs.csv", EPOCH_FIELDS, lambda row: int(row["step"]) <= step)
+def fit_pack(specs: Sequence[dict[str, Any]], splits: Splits, run_dirs: Sequence[str | Path],
+             progress: bool = True) -> list[dict[str, Any]]:
+    """Train runs that share a `pack_key` as one batched model; returns their summaries in order. Runs
+    resume from their own checkpoints (runs at different points train as separate packs). A run whose
+    loss turns non-finite stops alone: the others finish and are published, then NonFiniteLossError names it."""
+    keys = {pack_key(s) for s in specs}
+    if len(keys) > 1:
+        raise ValueError(f"runs {[s['method'] + '/seed' + str(s['seed']) for s in specs]} differ in more than "
+                         f"seed, schedule, kappa, learning rate and early stopping: they cannot share a pack")
+    device = resolve_device(specs[0]["device"])
+    torch.set_num_threads(specs[0]["torch_threads"])
+    if device.type == "cpu":
+        torch.set_flush_denormal(True)  # GECO's beta reaches 1e-42 and below: denormals slow a step 24x
+    runs = [_open_run(s, Path(d), device) for s, d in zip(specs, run_dirs, strict=True)]
+    with _SigtermFlag() as sigterm:
+        groups: dict[tuple[int, int, int], list[_Run]] = {}
+        for run in runs:
+            groups.setdefault(run.resume_point(), []).append(run)
+        for group in groups.values():
+            _Trainer(group, splits, device, sigterm, progress).train()
+    failed = [run.failure for run in runs if run.failure]
+    if failed:
+        raise NonFiniteLossError("; ".join(failed))
+    return [run.summary for run in runs]
 
-    x_valid = splits.valid.to(device)
-    epochs = range(start_epoch, train_cfg["epochs"])
-    bar = tqdm(epochs, desc=f"{spec['dataset']}/{spec['method']}/seed{spec['seed']}", disable=not progress,
-               initial=start_epoch, total=train_cfg["epochs"], mininterval=2.0)
-    model.train()
-    for epoch in bar:
-        if patience is not None and schedule.settled and epoch - best["epoch"] >= patience:
-            log.info("early stop before epoch %d: no better validation -ELBO since epoch %d", epoch, best["epoch"])
-            break
+
+class _SigtermFlag:
+    """Turns SIGTERM into a flag the loop checks at its log points (main thread only)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous: Any = None
+
+    def __enter__(self) -> "_SigtermFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.raised = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+class _Trainer:
+    """The loop over epochs and steps for runs that start from the same point."""
+
+    def __init__(self, runs: list[_Run], splits: Splits, device: torch.device, sigterm: _SigtermFlag,
+                 progress: bool):
+        self.runs, self.splits, self.device, self.sigterm, self.progress = runs, splits, device, sigterm, progress
+        spec = runs[0].spec
+        self.spec, self.train_cfg = spec, spec["training"]
+        self.runtime = {**RUNTIME_DEFAULTS, **spec.get("runtime", {})}
+        models = []
+        for run in runs:
+            torch.manual_seed(run.spec["seed"])
+            models.append(build_model(run.spec, splits.data_dim).to(device))
+        self.packed = PackedModel(models)
+        self.adam = PackedAdam(self.packed, [_lr(run, run.epoch) for run in runs])
+        self.schedules = Schedules([r.spec["schedule"] for r in runs], [r.spec["kappa"] for r in runs],
+                                   splits.data_dim, device)
+        for i, run in enumerate(runs):
+            if run.checkpoint is not None:
+                state = run.checkpoint
+                self.packed.load_state_dict(i, state["model"])
+                self.adam.load_state_dict(i, state["optimizer"])
+                self.schedules.load_state_dict(i, state["schedule"])
+                run.generator.set_state(state["generator"])
+                set_global_rng_state(state["rng"], device)
+                run.checkpoint = None
+        objective = OBJECTIVES[spec["objective"]]
+        samples, prior_k = objective.sample_counts(spec["k"])
+        self.reconstruct = functools.partial(_reconstruct, samples=samples)
+        self.loss = functools.partial(_loss, prior_k=prior_k, objective=objective)
+        self.valid_sum = functools.partial(_neg_elbo_sum, k=spec["k"])
+        self.init_prior = type(self.packed.template.prior).data_init is not Prior.data_init
+        self.x_train = splits.train[:self.train_cfg.get("train_items")].to(device)
+        self.x_valid = splits.valid.to(device)
+        self.batch = self.train_cfg["batch_size"]
+        self.steps_per_epoch = math.ceil(len(self.x_train) / self.batch)
+        n_snap = min(self.train_cfg["snapshot_points"], len(splits.test))
+        self.snap_x = splits.test[:n_snap].to(device)
+        self.snap_labels = None if splits.labels is None else splits.labels["test"][:n_snap]
+        r = len(runs)
+        f64 = {"dtype": torch.float64, "device": device}
+        self.window = torch.zeros(r, 3, **f64)  # sums of loss, rec, kl since the last log row
+        self.window_steps = 0
+        self.epoch_loss = torch.tensor([run.epoch_loss for run in runs], **f64)
+        self.fail_step = torch.full((r,), -1, dtype=torch.long, device=device)
+        self.fail_terms = torch.zeros(r, 4, **f64)  # loss, rec, kl, beta at the first non-finite loss
+        self.last_checkpoint = time.monotonic()
+
+    @property
+    def live(self) -> list[int]:
+        return [i for i, run in enumerate(self.runs) if not run.done and run.failure is None]
+
+    def train(self) -> None:
+        epochs = self.train_cfg["epochs"]
+        first = self.runs[0]
+        total = epochs * self.steps_per_epoch
+        bar = tqdm(total=total, initial=first.step, disable=not self.progress, mininterval=2.0,
+                   desc=first.name if len(self.runs) == 1 else f"{len(self.runs)} runs of {first.spec['dataset']}")
+        for i, run in enumerate(self.runs):
+            self._set_lr(i, run.epoch)
+            if run.epoch >= epochs or self._stops_early(i, run.epoch):
+                self._finish(i)
+        while self.live and first.epoch < epochs:
+            self._epoch(bar)
+        for i in self.live:
+            self._finish(i)
+        bar.close()
+
+    def _set_lr(self, i: int, epoch: int) -> None:
+        self.adam.set_lr(i, _lr(self.runs[i], epoch))
+
+    def _epoch(self, bar: tqdm) -> None:
         t0 = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(epoch, train_cfg["lr"], train_cfg.get("lr_stages"))
-        rows, losses = [], []
-        order = torch.randperm(len(x_train), generator=generator).to(device)
-        for b in range(steps_per_epoch):
-            snapshots.maybe_take(model, step, schedule.beta)
-            x = _batch(x_train[order[b * train_cfg["batch_size"]:(b + 1) * train_cfg["batch_size"]]], splits,
-                       generator)
-            terms = _step(model, optimizer, objective, schedule, prior_params, x, spec["k"],
-                          epoch + b / steps_per_epoch)
-            if not math.isfinite(terms["loss"]):
-                raise NonFiniteLossError(
-                    f"{spec['dataset']}/{spec['method']}/seed{spec['seed']}: loss is {terms['loss']} at step "
-                    f"{step} (epoch {epoch}; rec {terms['rec']}, kl {terms['kl']}, beta {terms['beta']}); "
-                    f"expected a finite value. The last good checkpoint {ckpt_path} (epoch {start_epoch}) is kept")
-            rows.append({"step": step, "epoch": epoch, **terms})
-            losses.append(terms["loss"])
-            step += 1
-        valid = neg_elbo(model, x_valid, spec["k"])
-        if schedule.settled and valid < best["valid"]:  # before, beta != its final value: not comparable
-            best = {"valid": valid, "epoch": epoch + 1,
-                    "model": copy.deepcopy(model.state_dict()) if patience is not None else None}
-        elapsed += time.perf_counter() - t0
-        _append_csv(work / "train_log.csv", LOG_FIELDS, rows)
-        _append_csv(work / "epochs.csv", EPOCH_FIELDS, [{
-            "epoch": epoch + 1, "step": step, "train_loss": float(np.mean(losses)), "valid_neg_elbo": valid,
-            "beta": schedule.beta, "seconds": elapsed}])
-        _save_checkpoint(ckpt_path, model, optimizer, schedule, generator, spec, splits.data_dim,
-                         epoch + 1, step, elapsed, best)
-        bar.set_postfix(loss=f"{np.mean(losses):.2f}", c_hat=f"{schedule.c_hat:.2f}", beta=f"{schedule.beta:.3g}",
-                        phase=schedule.phase, valid=f"{valid:.2f}")
-        start_epoch = epoch + 1
-    snapshots.maybe_take(model, step, schedule.beta)
-    summary = {"steps": step, "epochs_run": start_epoch, "train_seconds": elapsed, "final_beta": schedule.beta,
-               "final_c_hat": schedule.c_hat, "final_phase": schedule.phase, "best_valid_epoch": best["epoch"]}
-    if best["model"] is not None:  # early stopping publishes the model of the best validation epoch
-        model.load_state_dict(best["model"])
-    return _publish(run_dir, work, model, spec, splits.data_dim, summary, snapshots)
+        runs = self.runs
+        epoch = runs[0].epoch
+        if runs[0].position == 0:
+            for run in runs:
+                run.order = torch.randperm(len(self.x_train), generator=run.generator, device=self.device)
+        orders = torch.stack([run.order.to(self.device) for run in runs])  # (R, N)
+        log_every = self.runtime["log_every"]
+        for b in range(runs[0].position, self.steps_per_epoch):
+            self._snapshots(runs[0].step)
+            idx = orders[:, b * self.batch:(b + 1) * self.batch]
+            self._step(self._minibatch(idx), epoch + b / self.steps_per_epoch)
+            for run in runs:
+                run.step += 1
+                run.position = b + 1
+            if self.window_steps >= log_every and b + 1 < self.steps_per_epoch:
+                self._log_point(bar, time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                if self.sigterm.raised:
+                    self._checkpoint_all()
+                    raise Interrupted(f"SIGTERM: checkpoints written for {', '.join(r.name for r in runs)}; "
+                                      f"rerun to resume")
+        valid = self._validation()
+        for run in runs:
+            run.epoch, run.position, run.order = epoch + 1, 0, None
+        self._log_point(bar, time.perf_counter() - t0, valid)
+        due = time.monotonic() - self.last_checkpoint >= 60 * self.runtime["checkpoint_minutes"]
+        if due or self.sigterm.raised:
+            self._checkpoint_all()
+        if self.sigterm.raised:
+            raise Interrupted(f"SIGTERM: checkpoints written for {', '.join(r.name for r in runs)}; rerun to resume")
+        for i in self.live:
+            self._set_lr(i, epoch + 1)
+            if self._stops_early(i, epoch + 1):
+                self._finish(i)
+
+    def _minibatch(self, idx: torch.Tensor) -> torch.Tensor:
+        """The runs' minibatches (R, B, D); dynamic binarisation draws each pixel from Bernoulli(grey level)
+        anew for every minibatch, from the run's own generator."""
+        x = self.x_train[idx]
+        if self.splits.dynamic_binarization:
+            x = torch.stack([torch.bernoulli(x[i], generator=run.generator) for i, run in enumerate(self.runs)])
+        return x
+
+    def _step(self, x: torch.Tensor, epoch: float) -> None:
+        """One update of every run in the order of Alg. 1: forward, update C_hat and beta, then step the
+        optimiser (on theta, phi only while REWO is in its initial phase). A prior that wants a
+        data-dependent initialisation gets it from the batch's posterior just before its first update."""
+        gens = [run.generator for run in self.runs]
+        z, log_q, rec, mu, std = self.packed.call(self.reconstruct, [x], gens)
+        r = len(self.runs)
+        c_batch = rec.detach().reshape(r, -1, rec.shape[-1])[:, 0].mean(-1)
+        self.schedules.update(c_batch, epoch)
+        trains_prior = self.schedules.trains_prior
+        if self.init_prior:
+            self._initialise_prior(mu, std, trains_prior, gens)
+        beta = self.schedules.beta
+        loss, kl = self.packed.call(self.loss, [z, log_q, rec, beta.float()], gens)
+        self.adam.zero_grad()
+        loss.sum().backward()
+        self.adam.step(trains_prior)
+        terms = torch.stack([loss.detach(), c_batch.float(), kl], dim=1).double()
+        bad = ~torch.isfinite(terms[:, 0]) & (self.fail_step < 0)
+        step = self.runs[0].step
+        self.fail_step = torch.where(bad, step, self.fail_step)
+        self.fail_terms = torch.where(bad[:, None], torch.cat([terms, beta[:, None]], dim=1), self.fail_terms)
+        self.window += terms
+        self.epoch_loss += terms[:, 0]
+        self.window_steps += 1
+
+    @torch.no_grad()
+    def _initialise_prior(self, mu: torch.Tensor, std: torch.Tensor, trains_prior: torch.Tensor,
+                          gens: list[torch.Generator]) -> None:
+        flag = self.packed.buffers["prior.initialised"]
+        due = trains_prior & ~flag
+        for name, value in self.packed.call(_data_init, [mu, std], gens).items():
+            # .data: the parameters share the flat buffer's version counter, and the graph of this step's
+            # reconstruction (which never reads the prior) must not look modified
+            param = self.packed.params[f"prior.{name}"].data
+            param.copy_(torch.where(due.view(-1, *[1] * (param.dim() - 1)), value, param))
+        flag.logical_or_(due)
+
+    @torch.no_grad()
+    def _validation(self) -> torch.Tensor:
+        """Each run's mean -ELBO (beta = 1) on the validation split, (R,), its noise from the run's generator."""
+        r = len(self.runs)
+        total = torch.zeros(r, dtype=torch.float64, device=self.device)
+        gens = [run.generator for run in self.runs]
+        for i in range(0, len(self.x_valid), 1000):
+            chunk = self.x_valid[i:i + 1000]
+            total += self.packed.call(self.valid_sum, [chunk.expand(r, *chunk.shape)], gens).double()
+        return total / len(self.x_valid)
+
+    def _log_point(self, bar: tqdm, seconds: float, valid: torch.Tensor | None = None) -> None:
+        """Read every run's numbers back in one transfer; write the log rows; name runs that diverged."""
+        r = len(self.runs)
+        s = self.schedules
+        parts = [self.window.flatten(), s.c_hat, s.log_beta, s.initial_phase.double(), s.settled.double(),
+                 self.fail_step.double(), self.fail_terms.flatten(), self.epoch_loss]
+        if valid is not None:
+            parts.append(valid)
+        host = torch.cat(parts).cpu().numpy()
+        window = host[:3 * r].reshape(r, 3) / max(self.window_steps, 1)
+        c_hat, log_beta, initial, settled, fail_step = (host[3 * r + j * r:3 * r + (j + 1) * r] for j in range(5))
+        fail_terms = host[8 * r:12 * r].reshape(r, 4)
+        epoch_loss = host[12 * r:13 * r]
+        beta = np.exp(log_beta)
+        for i in self.live:
+            run = self.runs[i]
+            run.seconds += seconds
+            if fail_step[i] >= 0:
+                self._fail(i, int(fail_step[i]), fail_terms[i])
+                continue
+            if self.window_steps:
+                _append_csv(run.work / "train_log.csv", LOG_FIELDS, [{
+                    "step": run.step - 1, "epoch": run.epoch if run.position else run.epoch - 1,
+                    "loss": window[i, 0], "rec": window[i, 1], "kl": window[i, 2], "c_hat": c_hat[i],
+                    "beta": beta[i], "phase": "initial" if initial[i] else "main"}])
+            run.epoch_loss = float(epoch_loss[i])
+            if valid is not None:
+                v = float(host[13 * r + i])
+                patience = run.spec["training"].get("early_stopping_patience")
+                if settled[i] and v < run.best["valid"]:  # before, beta != its final value: not comparable
+                    run.best = {"valid": v, "epoch": run.epoch,
+                                "model": self.packed.state_dict(i) if patience is not None else None}
+                run.settled = bool(settled[i])
+                _append_csv(run.work / "epochs.csv", EPOCH_FIELDS, [{
+                    "epoch": run.epoch, "step": run.step, "train_loss": run.epoch_loss / self.steps_per_epoch,
+                    "valid_neg_elbo": v, "beta": beta[i], "seconds": run.seconds}])
+                run.epoch_loss = 0.0
+        if valid is not None:
+            self.epoch_loss.zero_()
+        self.window.zero_()
+        self.window_steps = 0
+        if self.live:
+            run = self.runs[self.live[0]]
+            bar.n = run.step
+            bar.set_postfix(epoch=run.epoch, beta=f"{np.exp(log_beta[self.live[0]]):.3g}",
+                            c_hat=f"{c_hat[self.live[0]]:.2f}", refresh=True)
+
+    def _stops_early(self, i: int, epoch: int) -> bool:
+        run = self.runs[i]
+        patience = run.spec["training"].get("early_stopping_patience")
+        if patience is None or epoch >= run.spec["training"]["epochs"] or not run.settled:
+            return False
+        if epoch - run.best["epoch"] >= patience:
+            log.info("%s: early stop before epoch %d: no better validation -ELBO since epoch %d", run.name, epoch,
+                     run.best["epoch"])
+            return True
+        return False
+
+    def _fail(self, i: int, step: int, terms: np.ndarray) -> None:
+        run = self.runs[i]
+        epoch = step // self.steps_per_epoch
+        run.failure = (f"{run.name}: loss is {terms[0]} at step {step} (epoch {epoch}; rec {terms[1]}, kl {terms[2]}, "
+                       f"beta {terms[3]}); expected a finite value. The last good checkpoint {run.ckpt_path} "
+                       f"is kept")
+        log.error("%s", run.failure)
+        self.adam.retire(i)
+
+    def _snapshots(self, step: int) -> None:
+        """Posterior means/stds of a fixed test subset and prior samples at the runs' snapshot steps (Fig. 2)."""
+        for i in self.live:
+            run = self.runs[i]
+            if step in run.spec["training"]["snapshot_steps"]:
+                _take_snapshot(run, self.packed.model(i), step, float(self.schedules.beta[i]), self.snap_x,
+                               self.snap_labels)
+
+    def _checkpoint_all(self) -> None:
+        for i in self.live:
+            self._checkpoint(i)
+        self.last_checkpoint = time.monotonic()
+
+    def _checkpoint(self, i: int) -> None:
+        run = self.runs[i]
+        state = {"model": self.packed.state_dict(i), "optimizer": self.adam.state_dict(i),
+                 "schedule": self.schedules.state_dict(i), "generator": run.generator.get_state(),
+                 "rng": global_rng_state(self.device), "spec": _identity(run.spec),
+                 "data_dim": self.splits.data_dim, "epoch": run.epoch, "step": run.step,
+                 "position": run.position, "order": None if run.order is None else run.order.cpu(),
+                 "seconds": run.seconds, "epoch_loss": run.epoch_loss, "settled": run.settled, "best": run.best}
+        with atomic_path(run.ckpt_path) as tmp:
+            torch.save(state, tmp)
+
+    def _finish(self, i: int) -> None:
+        """Publish run i (the best validation epoch's model under early stopping) and stop updating it."""
+        run = self.runs[i]
+        if run.step in run.spec["training"]["snapshot_steps"]:
+            _take_snapshot(run, self.packed.model(i), run.step, float(self.schedules.beta[i]), self.snap_x,
+                           self.snap_labels)
+        s = self.schedules
+        final = {"final_beta": float(s.beta[i]), "final_c_hat": float(s.c_hat[i]),
+                 "final_phase": "initial" if bool(s.initial_phase[i]) else "main"}
+        run.summary = {"steps": run.step, "epochs_run": run.epoch, "train_seconds": run.seconds, **final,
+                       "best_valid_epoch": run.best["epoch"]}
+        model_state = run.best["model"] if run.best["model"] is not None else self.packed.state_dict(i)
+        _publish(run, model_state, self.splits.data_dim)
+        run.done = True
+        self.adam.retire(i)
 
 
-def _step(model: VAE, optimizer: torch.optim.Optimizer, objective: Callable, schedule: BetaSchedule,
-          prior_params: list[torch.nn.Parameter], x: torch.Tensor, k: int, epoch: float) -> dict[str, Any]:
-    """One update in the order of Alg. 1: forward, update C_hat and beta, then step the optimiser
-    (on theta, phi only while the schedule says the prior is not trained). A prior that wants a
-    data-dependent initialisation gets it from the batch's posterior before its first update, and
-    that update's forward pass is then made again with it."""
-    terms = objective(model, x, k)
-    schedule.update(terms.rec.item(), epoch)
-    if schedule.trains_prior and model.prior.awaiting_data:
-        model.prior.initialise(*model.encode_mean(x))
-        terms = objective(model, x, k)
-    loss = terms.loss(schedule.beta)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if not schedule.trains_prior:
-        for p in prior_params:
-            p.grad = None  # Adam skips parameters without a gradient: Theta, Phi stay as they are
-    optimizer.step()
-    return {"loss": loss.item(), "rec": terms.rec.item(), "kl": terms.kl.item(), "c_hat": schedule.c_hat,
-            "beta": schedule.beta, "phase": schedule.phase}
+def _lr(run: _Run, epoch: int) -> float:
+    cfg = run.spec["training"]
+    return lr_at(epoch, cfg["lr"], cfg.get("lr_stages"))
 
 
-def _save_checkpoint(path: Path, model: VAE, optimizer, schedule: BetaSchedule, generator: torch.Generator,
-                     spec: dict[str, Any], data_dim: int, epoch: int, step: int, seconds: float,
-                     best: dict[str, Any]) -> None:
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-             "torch_rng": torch.get_rng_state(), "generator": generator.get_state(), "spec": spec,
-             "data_dim": data_dim, "epoch": epoch, "step": step, "seconds": seconds, "best": best}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+@torch.no_grad()
+def _take_snapshot(run: _Run, model: VAE, step: int, beta: float, x: torch.Tensor,
+                   labels: np.ndarray | None) -> None:
+    """One Fig. 2 snapshot; its prior samples come from a generator of their own, so that taking a
+    snapshot changes no run's random stream."""
+    mu, std = model.encode_mean(x)
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        torch.manual_seed(run.spec["seed"] * 1_000_003 + step)
+        prior = model.prior.sample(len(x))
+    arrays = {"step": step, "beta": beta, "mu": mu.cpu().numpy(), "std": std.cpu().numpy(),
+              "prior": prior.cpu().numpy()}
+    if labels is not None:
+        arrays["labels"] = labels
+    folder = run.work / "snapshots"
+    folder.mkdir(exist_ok=True)
+    with atomic_path(folder / f"step_{step:08d}.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
-def _publish(run_dir: Path, work: Path, model: VAE, spec: dict[str, Any], data_dim: int,
-             summary: dict[str, Any], snapshots: _Snapshots) -> dict[str, Any]:
-    with atomic_path(run_dir / "model.pt") as tmp:
-        torch.save({"model": model.state_dict(), "spec": spec, "data_dim": data_dim, "summary": summary}, tmp)
+def _collect_snapshots(folder: Path) -> dict[str, np.ndarray]:
+    """All snapshots as arrays stacked along a leading step axis."""
+    files = sorted(folder.glob("step_*.npz"))
+    if not files:
+        return {}
+    loaded = [dict(np.load(f)) for f in files]
+    return {key: np.stack([d[key] for d in loaded]) for key in loaded[0]}
+
+
+def _publish(run: _Run, model_state: dict[str, torch.Tensor], data_dim: int) -> None:
+    with atomic_path(run.run_dir / "model.pt") as tmp:
+        torch.save({"model": model_state, "spec": run.spec, "data_dim": data_dim, "summary": run.summary}, tmp)
     for name in ("train_log.csv", "epochs.csv"):
-        with atomic_path(run_dir / name) as tmp:
-            tmp.write_bytes((work / name).read_bytes())
-    with atomic_path(run_dir / "snapshots.npz") as tmp, open(tmp, "wb") as f:
-        np.savez(f, **snapshots.collect())
-    return summary
+        with atomic_path(run.run_dir / name) as tmp:
+            tmp.write_bytes((run.work / name).read_bytes())
+    with atomic_path(run.run_dir / "snapshots.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **_collect_snapshots(run.work / "snapshots"))
 
 
 def _append_csv(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> None:
@@ -292,6 +602,13 @@ def _truncate_csv(path: Path, fields: list[str], keep: Callable[[dict[str, str]]
 
 
 def train_run(spec: dict[str, Any], run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Load the run's dataset and train it: the entry point the workflow calls."""
+    """Load the run's dataset and train it."""
+    return train_pack([spec], [run_dir], progress)[0]
+
+
+def train_pack(specs: Sequence[dict[str, Any]], run_dirs: Sequence[str | Path],
+               progress: bool = True) -> list[dict[str, Any]]:
+    """Load the runs' dataset and train them as one pack: the entry point the workflow calls."""
+    spec = specs[0]
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
-    return fit(spec, splits, run_dir, progress=progress)
+    return fit_pack(specs, splits, run_dirs, progress=progress)
