@@ -121,3 +121,32 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "training": deep_merge(ds["training"], m.get("training", {})),
         "evaluation": ds["evaluation"],
     }
+
+
+Run = tuple[str, str, int]
+"""(dataset, method, seed): one training run."""
+
+
+def run_grid(config: dict[str, Any]) -> list[Run]:
+    """Every run a table or figure of the config asks for, each once, in a fixed order."""
+    runs: list[Run] = []
+    for spec in config["tables"].values():
+        seeds = spec.get("seeds", config["seeds"])
+        runs += [(d, m, s) for d in spec["datasets"] for m in spec["methods"] for s in seeds]
+    for spec in config["figures"].values():
+        if "dataset" in spec:
+            seeds = [spec["seed"]] if "seed" in spec else spec.get("seeds", config["seeds"])
+            runs += [(spec["dataset"], m, s) for m in spec["methods"] for s in seeds]
+    return list(dict.fromkeys(runs))
+
+
+def plan_packs(config: dict[str, Any], runs: list[Run]) -> list[list[Run]]:
+    """Runs grouped into packs of at most `config['pack']` whose specs share a `pack_key` (same data,
+    architecture, objective, batches and epochs), in the order of `runs`: each pack is one training job."""
+    from vhp_core.train import pack_key
+
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(pack_key(resolve_run(config, *run)), []).append(run)
+    size = config["pack"]
+    return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]

@@ -1,7 +1,7 @@
 # The only Python logic of the workflow: validate the config, build the run grid, input functions.
 from pathlib import Path
 
-from vhp_core.config import resolve_run, validate
+from vhp_core.config import plan_packs, resolve_run, run_grid, validate
 from vhp_core.datasets import DATASETS
 
 validate(config)
@@ -61,10 +61,22 @@ def interpolation_settings(wildcards):
     return config["datasets"][wildcards.dataset]["interpolation"]
 
 
-def train_runtime(wildcards):
-    """Minutes a cluster should allow: about 1.5 s per epoch per 10k items on one CPU core, x4 margin."""
-    spec = resolve_run(config, wildcards.dataset, wildcards.method, wildcards.seed)
-    return max(10, int(spec["training"]["epochs"] * 0.1))
+RUN_FILES = ["model.pt", "train_log.csv", "epochs.csv", "snapshots.npz"]
+PACKS = plan_packs(config, run_grid(config))
+
+
+def pack_name(pack):
+    """The job's name says what it trains (one run, or pack number n of a dataset)."""
+    if len(pack) == 1:
+        dataset, method, seed = pack[0]
+        return f"train_{dataset}__{method}__seed{seed}"
+    return f"train_{pack[0][0]}__pack{PACKS.index(pack)}"
+
+
+def train_runtime(pack):
+    """Minutes a cluster should allow: about 1.5 s per epoch per 10k items on one CPU core per run, x4 margin."""
+    epochs = max(resolve_run(config, *run)["training"]["epochs"] for run in pack)
+    return max(10, int(epochs * 0.1 * len(pack)))
 
 
 def nll_params(wildcards):

@@ -1,7 +1,7 @@
 rule interpolate:
     """Graph-based interpolation of one trained run between the dataset's endpoint pairs (Sec. 2.3)."""
     input:
-        model=rules.train.output.model,
+        model=f"{RUN}/model.pt",
     output:
         f"{RUN}/interpolation.npz",
     log:
@@ -21,7 +21,7 @@ rule interpolate:
 rule smoothness_run:
     """Smoothness factors of one run: graphs x interpolations between random test items (Fig. 7)."""
     input:
-        model=rules.train.output.model,
+        model=f"{RUN}/model.pt",
     output:
         f"{RUN}/smoothness.npz",
     log:

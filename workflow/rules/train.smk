@@ -1,35 +1,39 @@
-rule train:
-    """Train one (dataset, method, seed); resumes from its checkpoint if a previous attempt died."""
-    input:
-        rules.prepare_data.output,
-    output:
-        model=f"{RUN}/model.pt",
-        log=f"{RUN}/train_log.csv",
-        epochs=f"{RUN}/epochs.csv",
-        snapshots=f"{RUN}/snapshots.npz",
-    log:
-        "logs/{dataset}/{method}/seed{seed}/train.log",
-    benchmark:
-        "logs/{dataset}/{method}/seed{seed}/train.benchmark.tsv"
-    conda:
-        "../../environment.yml"
-    threads: config["torch_threads"]
-    resources:
-        mem_mb=2000,
-        runtime=train_runtime,
-    params:
-        spec=lambda wildcards: resolve_run(
-            config, wildcards.dataset, wildcards.method, wildcards.seed
-        ),
-        run_dir=RUN,
-    script:
-        "../scripts/train.py"
+# One training job per pack of runs (config key `pack`; 1 = one job per run). A pack trains its runs as
+# one batched model and publishes each run's files in its own folder, as a job of one run would.
+for pack in PACKS:
+
+    rule:
+        name:
+            pack_name(pack)
+        input:
+            f"{DATA}/{pack[0][0]}/manifest.json",
+        output:
+            [
+                f"results/{d}/{m}/seed{s}/{name}"
+                for d, m, s in pack
+                for name in RUN_FILES
+            ],
+        log:
+            f"logs/train/{pack_name(pack)}.log",
+        benchmark:
+            f"logs/train/{pack_name(pack)}.benchmark.tsv"
+        conda:
+            "../../environment.yml"
+        threads: config["torch_threads"]
+        resources:
+            mem_mb=2000 + 500 * (len(pack) - 1),
+            runtime=train_runtime(pack),
+        params:
+            specs=[resolve_run(config, d, m, s) for d, m, s in pack],
+            run_dirs=[f"results/{d}/{m}/seed{s}" for d, m, s in pack],
+        script:
+            "../scripts/train.py"
 
 
 rule evaluate:
     """Metrics of one trained run: test -ELBO, active units, the OLS angle error (pendulum)."""
     input:
-        model=rules.train.output.model,
+        model=f"{RUN}/model.pt",
     output:
         f"{RUN}/metrics.json",
     log:
@@ -49,7 +53,7 @@ rule evaluate:
 rule nll:
     """Test NLL of one trained run by importance sampling (Table 2; method.md §4)."""
     input:
-        model=rules.train.output.model,
+        model=f"{RUN}/model.pt",
     output:
         f"{RUN}/nll.json",
     log:

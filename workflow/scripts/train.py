@@ -1,10 +1,12 @@
-"""Train one run; in-progress state stays in the run's work/ folder so a rerun resumes it."""
+"""Train one pack of runs (one run, or several as one batched model); in-progress state stays in each
+run's work/ folder so a rerun resumes it."""
 import logging
 
 from common import log_to
 
-from vhp_core.train import train_run
+from vhp_core.train import train_pack
 
 log_to(snakemake.log[0])
-summary = train_run(snakemake.params.spec, snakemake.params.run_dir)
-logging.getLogger("train").info("finished: %s", summary)
+summaries = train_pack(snakemake.params.specs, snakemake.params.run_dirs)
+for run_dir, summary in zip(snakemake.params.run_dirs, summaries):
+    logging.getLogger("train").info("%s finished: %s", run_dir, summary)
