@@ -295,7 +295,7 @@ class _Trainer:
         self.reconstruct = functools.partial(_reconstruct, samples=samples)
         self.loss = functools.partial(_loss, prior_k=prior_k, objective=objective)
         self.valid_sum = functools.partial(_neg_elbo_sum, k=spec["k"])
-        self.init_prior = type(self.packed.template.prior).data_init is not Prior.data_init
+        self.init_prior = type(self.packed.template.prior).data_init is not Prior.data_init  # until all are done
         self.x_train = splits.train[:self.train_cfg.get("train_items")].to(device)
         self.x_valid = splits.valid.to(device)
         self.batch = self.train_cfg["batch_size"]
@@ -437,7 +437,11 @@ class _Trainer:
                  self.fail_step.double(), self.fail_terms.flatten(), self.epoch_loss]
         if valid is not None:
             parts.append(valid)
+        if self.init_prior:
+            parts.append(self.packed.buffers["prior.initialised"].double())
         host = torch.cat(parts).cpu().numpy()
+        if self.init_prior:
+            self.init_prior = not host[-r:].all()
         window = host[:3 * r].reshape(r, 3) / max(self.window_steps, 1)
         c_hat, log_beta, initial, settled, fail_step = (host[3 * r + j * r:3 * r + (j + 1) * r] for j in range(5))
         fail_terms = host[8 * r:12 * r].reshape(r, 4)
