@@ -117,6 +117,41 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
         assert files == {f.name for f in (tmp_path / "alone" / run).iterdir()}
 
 
+def test_terminated_pack_resumes_each_run_to_its_uninterrupted_numbers(config, tmp_path, monkeypatch):
+    """SIGTERM mid-epoch checkpoints every run of a pack; one run's checkpoint is then lost (it starts
+    over as a pack of its own, the others resume together from step 25): all three end where an
+    uninterrupted pack ends."""
+    methods = [("vhp_rewo", 1), ("vhp_geco", 2), ("vhp", 1)]
+    specs = [make_spec(config, m, epochs=4, seed=s) for m, s in methods]
+    for spec in specs:
+        spec["runtime"] = {"log_every": 5, "checkpoint_minutes": 1e6}
+    splits = load("pendulum", specs[0]["data_root"], specs[0]["dataset_args"])
+    whole = fit_pack(specs, splits, [tmp_path / "whole" / f"{m}{s}" for m, s in methods], progress=False)
+
+    cut = [tmp_path / "cut" / f"{m}{s}" for m, s in methods]
+    log_point = train._Trainer._log_point
+
+    def terminate_at_step_25(self, *args, **kwargs):
+        log_point(self, *args, **kwargs)
+        self.sigterm.raised = self.runs[0].step == 25
+
+    monkeypatch.setattr(train._Trainer, "_log_point", terminate_at_step_25)
+    with pytest.raises(train.Interrupted, match="SIGTERM: checkpoints written"):
+        fit_pack(specs, splits, cut, progress=False)
+    monkeypatch.undo()
+    assert [torch.load(d / "work" / "checkpoint.pt", weights_only=False)["step"] for d in cut] == [25, 25, 25]
+    (cut[1] / "work" / "checkpoint.pt").unlink()
+    resumed = fit_pack(specs, splits, cut, progress=False)
+    for (m, s), w, r, d in zip(methods, whole, resumed, cut, strict=True):
+        run = f"{m}{s}"
+        assert (w["steps"], w["epochs_run"], w["final_phase"]) == (r["steps"], r["epochs_run"], r["final_phase"])
+        assert r["final_beta"] == pytest.approx(w["final_beta"], rel=1e-4), run
+        assert_same_models(tmp_path / "whole" / run / "model.pt", d / "model.pt", rtol=1e-4, atol=1e-4)
+        whole_log, cut_log = rows(tmp_path / "whole" / run / "train_log.csv"), rows(d / "train_log.csv")
+        assert [x["step"] for x in whole_log] == [x["step"] for x in cut_log]
+        assert [float(x["loss"]) for x in cut_log] == pytest.approx([float(x["loss"]) for x in whole_log], rel=1e-4)
+
+
 class ScalarReads(TorchDispatchMode):
     """Counts reads of a tensor's value by the host (`.item()`, `float()`, `bool()` reach this op)."""
 
