@@ -142,6 +142,9 @@ def test_terminated_pack_resumes_each_run_to_its_uninterrupted_numbers(config, t
     assert [torch.load(d / "work" / "checkpoint.pt", weights_only=False)["step"] for d in cut] == [25, 25, 25]
     (cut[1] / "work" / "checkpoint.pt").unlink()
     resumed = fit_pack(specs, splits, cut, progress=False)
+    published = (cut[0] / "model.pt").stat().st_mtime_ns
+    assert fit_pack(specs, splits, cut, progress=False) == resumed  # finished runs are republished, not retrained
+    assert (cut[0] / "model.pt").stat().st_mtime_ns > published
     for (m, s), w, r, d in zip(methods, whole, resumed, cut, strict=True):
         run = f"{m}{s}"
         assert (w["steps"], w["epochs_run"], w["final_phase"]) == (r["steps"], r["epochs_run"], r["final_phase"])
