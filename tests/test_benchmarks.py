@@ -1,0 +1,63 @@
+"""The benchmark scripts run end to end at tiny sizes: the training benchmark writes its tables with
+finite positive ratios."""
+import dataclasses
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (the folder is not a package)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.mark.slow
+def test_train_benchmark_writes_its_tables_with_finite_ratios(tmp_path, monkeypatch):
+    """--quick at smaller packs (R = 1, 2) and NLL sizes, one thread, without the slow unflushed control."""
+    tb = load_script("train_benchmark")
+    monkeypatch.setattr(tb, "QUICK", dataclasses.replace(tb.QUICK, pack_sizes=(1, 2), mnist_pack_sizes=(2,),
+                                                         nll_samples=100, nll_points=4, nll_reference_points=2))
+    results = tb.main(["--quick", "--threads", "1", "--no-control", "--out-dir", str(tmp_path)])
+    written = json.loads((tmp_path / "train_benchmark.json").read_text())
+    table = (tmp_path / "train_benchmark.md").read_text()
+    assert "% of matmul peak" in table and "packed / one by one" in table and "points/s" in table
+    ratios = written["ratios"]
+    assert len(ratios) == 8 + 3 + 3  # step cells, pack cells, GECO (+ all threads flushed) and NLL
+    assert all(math.isfinite(v) and v > 0 for v in ratios.values()), ratios
+    assert {(c["arch"], c["method"]) for c in results["step"]} == {
+        (a, m) for a in ("mnist", "pendulum") for m in ("vhp_rewo", "vampprior", "iwae_l1", "vae")}
+    assert results["geco"]["beta_1e-40"]["held_beta"] == pytest.approx(1e-40)
+    assert results["geco_all_threads_flushed"]["denormals_flushed_after_fit"] == 1.0
+
+
+def test_flop_count_of_the_mnist_vhp_step():
+    """Linear layers of one VHP + REWO step on the MNIST architecture, per item: encoder 784-300-300-80,
+    decoder 40-300-300-784, q_Phi 40-300-300-80 once and p_Theta 40-300-300-80 K = 16 times; x3, x2."""
+    tb = load_script("train_benchmark")
+    spec = tb.run_spec(tb.load_config(tb.CONFIG), "dynamic_mnist", "vhp_rewo", 1, 1)
+    net = (40 * 300 + 300 * 300 + 300 * 80)
+    macs = (784 * 300 + 300 * 300 + 300 * 80) + (40 * 300 + 300 * 300 + 300 * 784) + 17 * net
+    assert tb.train_step_flops(spec, 784) == 3 * 2 * 100 * macs
+
+
+def test_unflushed_block_turns_the_trainers_flush_off():
+    tb = load_script("train_benchmark")
+    with tb.denormals_unflushed():
+        torch.set_flush_denormal(True)  # what fit_pack calls
+        assert tb.denormals_flushed() == 0.0
+    torch.set_flush_denormal(True)
+    assert tb.denormals_flushed() > 0  # at least the calling thread flushes
+    torch.set_flush_denormal(False)
