@@ -1,15 +1,19 @@
 """The benchmark scripts run end to end at tiny sizes: the training benchmark writes its tables with
-finite positive ratios."""
+finite positive ratios; the GPU check stops with a one-line message without CUDA, runs every check's
+code path on the CPU (--dry), and its sync guard names a host read inside an epoch."""
 import dataclasses
 import importlib.util
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
+
+from vhp_core import train
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -61,3 +65,50 @@ def test_unflushed_block_turns_the_trainers_flush_off():
     torch.set_flush_denormal(True)
     assert tb.denormals_flushed() > 0  # at least the calling thread flushes
     torch.set_flush_denormal(False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_gpu_check_without_cuda_exits_2_with_one_line():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_check.py")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "no CUDA device" in result.stderr
+
+
+@pytest.mark.slow
+def test_gpu_check_dry_runs_every_check_on_the_cpu(tmp_path):
+    gc = load_script("gpu_check")
+    assert gc.main(["--device", "cpu", "--dry", "--out-dir", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert report["ok"] and {c["check"] for c in report["checks"]} == {"train", "resume", "step", "cpu", "nll"}
+    methods = gc.check_methods(gc.load_config(gc.tb.CONFIG))
+    trained = {c["name"] for c in report["checks"] if c["check"] == "train"}
+    assert {f"{d}/{m}" for d in gc.DATASETS for m in methods} <= trained
+    resumed = [c for c in report["checks"] if c["check"] == "resume" and "cut at step" in c["detail"]]
+    assert len(resumed) == 2 * 5 + 1  # the VHP variants on two datasets, IWAE alone on the pendulum
+    projection = report["figures"]["table2_projection"]
+    assert all(math.isfinite(projection[k]) and projection[k] > 0 for k in
+               ("training_hours_one_by_one", "training_hours_vhp_packed", "nll_hours"))
+
+
+@pytest.mark.slow
+def test_gpu_check_guard_names_a_host_read_inside_an_epoch(tmp_path, monkeypatch):
+    """A scalar read in the step (the CPU stand-in for a CUDA sync) fails the check with the trainer's
+    line, and the runs are trained again without the guard."""
+    gc = load_script("gpu_check")
+    config = gc.load_config(gc.tb.CONFIG)
+    spec = gc.check_spec(config, "dynamic_mnist", "vhp", "cpu", gc.DRY)
+    splits = gc.tb.synthetic_splits("dynamic_mnist", 400, held=10)
+    step = train._Trainer._step
+
+    def reading_step(self, x, epoch):
+        step(self, x, epoch)
+        float(self.schedules.beta[0])
+
+    monkeypatch.setattr(train._Trainer, "_step", reading_step)
+    report = gc.Report()
+    dirs = [tmp_path / "run"]
+    gc.guarded_fit(report, "train", gc.SyncGuard(torch.device("cpu")), [spec], splits, dirs, fresh=True)
+    (check,) = report.checks
+    assert not check["ok"] and "train.py" in check["detail"] and "self._step(" in check["detail"]
+    assert (tmp_path / "run" / "model.pt").exists()
