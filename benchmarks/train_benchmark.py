@@ -411,7 +411,7 @@ def run(threads: int, quick: bool, control: bool = True, child: bool = True) -> 
     results: dict[str, Any] = {
         "threads": threads, "quick": quick, "torch": torch.__version__,
         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-        "matmul_peak_gflops_per_s": peak, "load_average_before": load_before,
+        "matmul_peak_gflops_per_s": peak, "load_average_before": load_before, "code": code_version(),
     }
     results["step"] = [step_cell(config, arch, method, threads, sizes, peak)
                        for arch in ARCHITECTURES for method in STEP_METHODS]
@@ -427,6 +427,15 @@ def run(threads: int, quick: bool, control: bool = True, child: bool = True) -> 
     return results
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured and the files that differed from it (the working tree is shared)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout
+
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
+            "modified": [line[3:] for line in git("status", "--porcelain", "--untracked-files=no").splitlines()]}
+
+
 def ratios(results: dict[str, Any]) -> dict[str, float]:
     """Every ratio the benchmark reports, by name (the test checks each is finite and positive)."""
     out = {f"fraction_of_peak/{c['arch']}/{c['method']}": c["fraction_of_peak"] for c in results["step"]}
@@ -438,6 +447,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         out["geco_1e-40_over_1_all_threads_flushed"] = results["geco_all_threads_flushed"]["ratio"]
     out["nll_speedup"] = results["nll"]["speedup"]
     return out
+
+
+def _samples(cell: dict[str, Any]) -> str:
+    """The importance samples of a step cell's method, for its label."""
+    return f" (K = {cell['k']})" if cell["k"] > 1 else ""
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -452,7 +466,7 @@ def markdown(r: dict[str, Any]) -> str:
         "| training step (one run) | batch | steps/s | ms/step | linear GFLOP/s | % of matmul peak |",
         "|---|---|---|---|---|---|",
     ]
-    lines += [f"| {c['arch']}: {c['method']}{f' (K = {c[chr(107)]})' if c['k'] > 1 else ''} | {c['batch_size']} | "
+    lines += [f"| {c['arch']}: {c['method']}{_samples(c)} | {c['batch_size']} | "
               f"{c['steps_per_s']:.1f} | {c['ms_per_step']:.2f} | {c['gflops_per_s']:.1f} | "
               f"{100 * c['fraction_of_peak']:.0f} % |" for c in r["step"]]
     lines += ["", "| VHP + REWO runs (R) | packed run-steps/s | one by one run-steps/s | packed / one by one |",
