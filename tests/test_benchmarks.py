@@ -112,3 +112,13 @@ def test_gpu_check_guard_names_a_host_read_inside_an_epoch(tmp_path, monkeypatch
     (check,) = report.checks
     assert not check["ok"] and "train.py" in check["detail"] and "self._step(" in check["detail"]
     assert (tmp_path / "run" / "model.pt").exists()
+
+
+def test_gpu_check_reports_a_failing_part_and_goes_on():
+    """One broken part fails its check with the error and the project line, and the check goes on."""
+    gc = load_script("gpu_check")
+    report = gc.Report()
+    with report.attempt("train", "pendulum/broken"):
+        train.lr_at(0, 1e-3, [["one", 1e-3]])  # a malformed stage: a TypeError inside vhp_core
+    (check,) = report.checks
+    assert not check["ok"] and check["detail"].startswith("TypeError") and "vhp_core/train.py" in check["detail"]
