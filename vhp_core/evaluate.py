@@ -10,7 +10,7 @@ import torch
 from vhp_core import datasets
 from vhp_core.devices import module_device, resolve_device
 from vhp_core.model import VAE
-from vhp_core.nll import importance_sampled_nll, nll_summary
+from vhp_core.nll import importance_sampled_nll, keep_freed_memory, nll_summary
 from vhp_core.train import load_model, neg_elbo
 
 
@@ -100,6 +100,7 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
     subset = nll_subset(len(splits.test), n_items)
     x = splits.test[subset]
+    keep_freed_memory()
     start = time.perf_counter()
     nll = importance_sampled_nll(model, x, samples=samples, progress=True)
     summary = nll_summary(nll)
