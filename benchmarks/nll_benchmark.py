@@ -1,4 +1,5 @@
-"""Speed, FLOP rate and peak memory of the importance-sampled NLL (Table 2) on an MNIST-sized VHP model.
+"""Speed, FLOP rate and peak memory of the importance-sampled NLL (Table 2) on an MNIST-sized VHP model
+(or, `--model iwae`, Burda et al.'s IWAE (L=1) 784-200-200-50, the model of train_benchmark's NLL cell).
 
 Not part of the test suite. Random weights: the cost does not depend on training. Full scale (the
 defaults; about 25 minutes on one thread, most of it the N = 10,000 memory probe at S = 5000):
@@ -33,12 +34,20 @@ REFERENCE_MB = 100  # rows per forward pass in vae_vampprior's calculate_likelih
 MATMUL_SIZE = 2048  # square float32 matmul for the machine's peak
 
 
-def mnist_vhp(seed: int) -> VAE:
-    """784-dim Bernoulli data, d_z = 40, MLP 300-300 encoder/decoder, VHP prior with d_zeta = 40 and 300-300."""
+MODELS = {  # 784-dim Bernoulli data
+    # d_z = 40, MLP 300-300 encoder/decoder, VHP prior with d_zeta = 40 and 300-300
+    "vhp": ModelConfig(data_dim=784, latent_dim=40, hidden=[300, 300], activation="tanh", likelihood="bernoulli",
+                       prior="vhp", prior_args={"zeta_dim": 40, "hidden": [300, 300], "activation": "tanh"}),
+    # IWAE (L=1) of Burda et al. 2016: d_z = 50, MLP 200-200, standard normal prior
+    "iwae": ModelConfig(data_dim=784, latent_dim=50, hidden=[200, 200], activation="tanh", likelihood="bernoulli",
+                        prior="standard_normal", prior_args={}),
+}
+
+
+def mnist_model(name: str, seed: int) -> VAE:
+    """The MNIST-sized model `name` of MODELS with random weights."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(data_dim=784, latent_dim=40, hidden=[300, 300], activation="tanh", likelihood="bernoulli",
-                      prior="vhp", prior_args={"zeta_dim": 40, "hidden": [300, 300], "activation": "tanh"})
-    return VAE(cfg).eval()
+    return VAE(MODELS[name]).eval()
 
 
 def binary_data(n: int, seed: int) -> torch.Tensor:
@@ -123,11 +132,11 @@ def memory_mib(field: str) -> float:
     raise KeyError(field)
 
 
-def probe_memory(n: int, samples: int, threads: int, seed: int) -> dict[str, float]:
+def probe_memory(model_name: str, n: int, samples: int, threads: int, seed: int) -> dict[str, float]:
     """Run in a fresh process: resident set before the NLL and its high-water mark after."""
     torch.set_num_threads(threads)
     keep_freed_memory()  # as evaluate_nll does
-    model, x = mnist_vhp(seed), binary_data(n, seed)
+    model, x = mnist_model(model_name, seed), binary_data(n, seed)
     before = memory_mib("VmRSS")
     start = time.perf_counter()
     importance_sampled_nll(model, x, samples)
@@ -137,24 +146,26 @@ def probe_memory(n: int, samples: int, threads: int, seed: int) -> dict[str, flo
             "increase_mib": peak - before, "seconds": seconds}
 
 
-def memory_in_subprocess(n: int, samples: int, threads: int, seed: int) -> dict[str, float]:
+def memory_in_subprocess(model_name: str, n: int, samples: int, threads: int, seed: int) -> dict[str, float]:
     """probe_memory in a fresh interpreter, so neither this process's peak nor its caches count."""
-    cmd = [sys.executable, __file__, "--probe", str(n), str(samples), "--threads", str(threads), "--seed", str(seed)]
+    cmd = [sys.executable, __file__, "--model", model_name, "--probe", str(n), str(samples), "--threads", str(threads),
+           "--seed", str(seed)]
     return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     kept = keep_freed_memory()  # as evaluate_nll does; the reference loop runs under it too
-    model = mnist_vhp(args.seed)
+    model = mnist_model(args.model, args.seed)
     x = binary_data(args.n, args.seed)
     eval_s, nll = timed(lambda: importance_sampled_nll(model, x, args.samples), args.repeats)
     ref_s, ref_nll = timed(lambda: reference_nll(model, x[:args.n_ref], args.samples), args.repeats)
     flops, ref_flops = evaluator_flops(model, args.n, args.samples), reference_flops(model, args.n_ref, args.samples)
     peak = matmul_peak_gflops(args.threads)
     linear_s = evaluator_linear_seconds(model, args.samples, args.threads)
-    memory = [memory_in_subprocess(args.mem_n, s, args.threads, args.seed) for s in args.mem_samples]
+    memory = [memory_in_subprocess(args.model, args.mem_n, s, args.threads, args.seed) for s in args.mem_samples]
     return {
-        "samples": args.samples, "threads": args.threads, "chunk": DEFAULT_CHUNK, "batch_size": DEFAULT_BATCH,
+        "model": args.model, "samples": args.samples, "threads": args.threads, "chunk": DEFAULT_CHUNK,
+        "batch_size": DEFAULT_BATCH,
         "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
         "malloc_keeps_freed_memory": kept,
         "throughput": {"n": args.n, "n_ref": args.n_ref, "repeats": args.repeats,
@@ -178,7 +189,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def markdown(r: dict[str, Any]) -> str:
     t, f = r["throughput"], r["flops"]
     lines = [
-        f"NLL benchmark: S = {r['samples']}, {r['threads']} thread(s), chunk {r['chunk']} x batch {r['batch_size']}, "
+        f"NLL benchmark: {r['model']} model, S = {r['samples']}, {r['threads']} thread(s), "
+        f"chunk {r['chunk']} x batch {r['batch_size']}, "
         f"torch {r['torch']}, malloc keeps freed memory: {r['malloc_keeps_freed_memory']}",
         "",
         "| measure | value |",
@@ -218,10 +230,11 @@ def main() -> None:
                         help="comma-separated S of the memory probes, one fresh process each")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (the project trains with 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=sorted(MODELS), default="vhp", help="which MNIST-sized model")
     parser.add_argument("--probe", type=int, nargs=2, metavar=("N", "S"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
-        print(json.dumps(probe_memory(*args.probe, args.threads, args.seed)))
+        print(json.dumps(probe_memory(args.model, *args.probe, args.threads, args.seed)))
         return
     if args.out is None:
         parser.error("--out is required")
