@@ -2,6 +2,7 @@
 and for logits of any size, its gradient, and that it never builds x broadcast to the logits' shape."""
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
@@ -29,21 +30,29 @@ def float32_tolerance(logits: torch.Tensor) -> torch.Tensor:
     return 1e-6 * logits.double().abs().sum(-1) + 1e-5
 
 
-def test_at_zero_logits_every_pixel_costs_log_2_whatever_x():
+@pytest.fixture(params=[True, False], ids=["grad", "no_grad"])
+def grad_mode(request):
+    """Both ways of computing x . l: elementwise with gradients, a matrix product without (the NLL)."""
+    with torch.set_grad_enabled(request.param):
+        yield
+
+
+def test_at_zero_logits_every_pixel_costs_log_2_whatever_x(grad_mode):
     value = log_bernoulli_logits(grey_levels(B, D), torch.zeros(S, B, D))
     torch.testing.assert_close(value, torch.full((S, B), -D * math.log(2.0)), rtol=1e-6, atol=0)
 
 
-def test_grey_levels_match_the_definition_with_and_without_a_sample_axis():
+def test_grey_levels_match_the_definition_with_and_without_a_sample_axis(grad_mode):
     torch.manual_seed(0)
     x = grey_levels(B, D)
-    for logits in (4 * torch.randn(S, B, D), 4 * torch.randn(B, D)):  # sigmoid stays inside (0, 1) in float64
+    # S samples per item, one, none; |l| < 30, so float64's sigmoid stays inside (0, 1)
+    for logits in (4 * torch.randn(S, B, D), 4 * torch.randn(1, B, D), 4 * torch.randn(B, D)):
         value, expected = log_bernoulli_logits(x, logits), reference(x, logits)
         assert value.shape == logits.shape[:-1]
         assert ((value.double() - expected).abs() <= float32_tolerance(logits)).all()
 
 
-def test_it_equals_the_cross_entropy_it_replaces():
+def test_it_equals_the_cross_entropy_it_replaces(grad_mode):
     torch.manual_seed(1)
     x, logits = grey_levels(B, D), 6 * torch.randn(S, B, D)
     bce = -F.binary_cross_entropy_with_logits(*torch.broadcast_tensors(logits.double(), x.double()),
@@ -51,7 +60,7 @@ def test_it_equals_the_cross_entropy_it_replaces():
     assert ((log_bernoulli_logits(x, logits).double() - bce).abs() <= float32_tolerance(logits)).all()
 
 
-def test_huge_logits_stay_finite_and_exact():
+def test_huge_logits_stay_finite_and_exact(grad_mode):
     """|l| = 1e4: a pixel that agrees with its logit costs nothing, one that disagrees costs |l|."""
     sign = torch.randint(0, 2, (S, B, D)).float() * 2 - 1
     logits = 1e4 * sign
@@ -69,11 +78,11 @@ def test_the_gradient_is_x_minus_sigmoid():
     torch.testing.assert_close(logits.grad, x - torch.sigmoid(logits.detach()), rtol=0, atol=1e-6)
 
 
-def test_x_is_never_broadcast_to_the_logits_shape():
+def test_without_gradients_x_is_never_broadcast_to_the_logits_shape():
     """One (S, B, D) tensor is allocated, the softplus of the logits; x meets them in a matrix product
     (the cross-entropy form allocated three: log-sigmoid, 1 - x and the loss)."""
     x, logits = grey_levels(B, D), torch.randn(S, B, D)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof, torch.no_grad():
         log_bernoulli_logits(x, logits)
     allocated = [e.self_cpu_memory_usage for e in prof.events() if e.self_cpu_memory_usage > 0]  # bytes per op
     assert sum(size >= logits.nbytes for size in allocated) == 1, allocated

@@ -23,12 +23,20 @@ def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """log Bernoulli(x; sigmoid(logits)) summed over the last dimension, x grey levels in [0, 1] allowed:
     (B, D) x (..., B, D) -> (..., B).
 
-    As sum_d x_d l_d - softplus(l_d), with x . l a batched matrix product against the (B, D) data: no
-    (..., B, D) copy of x, nor of x * l, which the cross-entropy form spent half of the NLL's time on.
-    softplus is stable for any |l|; the two sums cancel, so the float32 error grows with sum_d |l_d|
-    (about 1e-7 of it, as the cross-entropy's own summation).
+    As sum_d x_d l_d - softplus(l_d): the cross-entropy form broadcast x to the logits' shape, half of
+    the NLL's time. Without gradients and with several samples of l per item (the NLL), x . l is a
+    batched matrix product against the (B, D) data and the softplus the one (..., B, D) tensor made;
+    otherwise x * l elementwise: no larger than x for one sample, and for training's few samples
+    faster than the batched product, whose backward is B small outer products (IWAE's likelihood on
+    the pendulum, k = 10, batch 100: 1.1 ms against 0.9 ms forward and backward). softplus is stable
+    for any |l|; the two sums cancel, so the float32 error grows with sum_d |l_d| (about 1e-7 of it,
+    as in the cross-entropy's own summation).
     """
-    return torch.einsum("...bd,bd->...b", logits, x) - F.softplus(logits).sum(-1)
+    if torch.is_grad_enabled() or logits.numel() == x.numel():
+        x_dot_l = (x * logits).sum(-1)
+    else:
+        x_dot_l = torch.einsum("...bd,bd->...b", logits, x)
+    return x_dot_l - F.softplus(logits).sum(-1)
 
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, n: int | None = None) -> torch.Tensor:
