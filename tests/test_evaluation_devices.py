@@ -77,9 +77,16 @@ def evaluations(config: dict) -> dict:
             "smoothness": lambda path: smoothness_run(path, interpolation, graphs=1, interpolations=2)}
 
 
+@pytest.fixture
+def unflushed():
+    """evaluate_nll tunes the process (tune_process): leave denormals as torch's default for the tests after."""
+    yield
+    torch.set_flush_denormal(False)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("entry", ["evaluate", "nll", "interpolate", "smoothness"])
-def test_a_run_is_evaluated_on_the_device_its_config_names(tmp_path, config, entry):
+def test_a_run_is_evaluated_on_the_device_its_config_names(tmp_path, config, entry, unflushed):
     """A spec asking for CUDA stops with the key on this machine, whatever 'auto' would pick; the CPU runs."""
     evaluate = evaluations(config)[entry]
     with pytest.raises(DeviceError, match="config key device"):

@@ -10,7 +10,7 @@ import torch
 from vhp_core import datasets
 from vhp_core.devices import module_device, resolve_device
 from vhp_core.model import VAE
-from vhp_core.nll import importance_sampled_nll, keep_freed_memory, nll_summary
+from vhp_core.nll import importance_sampled_nll, nll_summary, tune_process
 from vhp_core.train import load_model, neg_elbo
 
 
@@ -94,13 +94,13 @@ def nll_subset(n_test: int, n_items: int | None) -> torch.Tensor:
 
 def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> dict[str, Any]:
     """Importance-sampled test NLL of one trained run (Table 2), on `n_items` random test items (or all)."""
+    tune_process()
     model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
     splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
     subset = nll_subset(len(splits.test), n_items)
     x = splits.test[subset]
-    keep_freed_memory()
     start = time.perf_counter()
     nll = importance_sampled_nll(model, x, samples=samples, progress=True)
     summary = nll_summary(nll)
