@@ -1,7 +1,7 @@
 """Training speed on this machine, in one run, as ratios to quantities measured in the same run
 (issue 10, item 5): a shared machine's load moves absolute rates, ratios much less.
 
-    python benchmarks/train_benchmark.py --threads 2            # full: about 8 minutes here
+    python benchmarks/train_benchmark.py --threads 2            # full: 5.3 min on the idle machine
     python benchmarks/train_benchmark.py --threads 2 --quick    # smoke test: a few seconds per cell
 
 Writes results/benchmarks/train_benchmark.{json,md} (`--out-dir` to change) and prints the table.
@@ -29,8 +29,10 @@ Cells
     run the matmul peak, as a workflow job's has run its data loading), with a probe after the runs:
     the fraction of a parallel product of denormals flushed to 0 (1 = every thread flushes); (ii) the
     same cell in a fresh interpreter that flushes before its first parallel region, so that every
-    thread inherits the flag; (iii) a control at 1e-40 with the trainer's flush turned off
-    (`--no-control` skips it: it is slow), which shows what flushing saves.
+    thread inherits the flag (measured: no difference, as `_step` casts beta to float32 in the
+    calling thread, where 1e-40 is flushed to 0 before any parallel work); (iii) a control at 1e-40
+    with the trainer's flush turned off (`--no-control` skips it: it is slow), which shows what
+    flushing saves.
 (e) nll: `vhp_core.nll.importance_sampled_nll` against the per-point reference loop of
     `benchmarks/nll_benchmark.py` (`reference_nll`, imported), both on the IWAE (L=1) MNIST model with
     random weights and S importance samples, random binary images: points/s and their ratio.
