@@ -1,4 +1,4 @@
-"""The loss of method.md §1 against an independent computation, and the IW prior bound of Eq. 8
+"""The loss E[C] + beta F against an independent computation, and the IW prior bound of Eq. 8
 against the exact log-density of a linear-Gaussian hierarchical prior."""
 import math
 

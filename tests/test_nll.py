@@ -1,4 +1,4 @@
-"""The importance-sampled NLL (method.md §4) against the exact log-likelihood of linear-Gaussian VAEs
+"""The importance-sampled NLL (Burda et al. 2016, Sec. 5) against the exact log-likelihood of linear-Gaussian VAEs
 built from the project's own classes, with one latent layer (factor analysis) and with the
 two-level "vhp" prior; and the chunked logsumexp against the one-shot one."""
 import math

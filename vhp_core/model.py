@@ -56,7 +56,7 @@ class VAE(nn.Module):
 
     def log_importance_weights(self, x: torch.Tensor, s: int) -> torch.Tensor:
         """log p(x|z_s) + log p(z_s) - log q(z_s|x) for s joint samples, (S, B); a two-level prior
-        contributes its one-sample weight, which keeps exp(weights) unbiased for p(x) (method.md §4)."""
+        contributes its one-sample weight, which keeps exp(weights) unbiased for p(x) (Burda et al. 2016, Sec. 5)."""
         rec, kl = self.rec_and_kl(x, s, 1)
         return -(rec + kl)
 

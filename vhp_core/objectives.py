@@ -21,9 +21,9 @@ class Objective:
         return (k, 1) if self.joint else (None, k)
 
     def loss(self, rec: torch.Tensor, kl: torch.Tensor, beta: float | torch.Tensor) -> torch.Tensor:
-        """E[C_theta(x, z)] + beta F(phi, Theta, Phi) (method.md §1; beta = 1 is the negative ELBO with the
-        K-sample IW bound on the prior, Eq. 9), or the negative k-sample IW bound -mean log (1/k) sum_s
-        exp(-(C_s + F_s)). rec, kl: ((k,) B)."""
+        """E[C_theta(x, z)] + beta F(phi, Theta, Phi), the Lagrangian in beta = 1/lambda form (beta = 1 is
+        the negative ELBO with the K-sample IW bound on the prior, Eq. 9), or the negative k-sample IW
+        bound -mean log (1/k) sum_s exp(-(C_s + F_s)). rec, kl: ((k,) B)."""
         if not self.joint:
             return rec.mean() + beta * kl.mean()
         return -(torch.logsumexp(-(rec + kl), dim=0) - math.log(rec.shape[0])).mean()

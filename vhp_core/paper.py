@@ -1,4 +1,4 @@
-"""The paper's reported numbers (method.md §6), printed beside ours."""
+"""The paper's reported numbers (Table 1 and Table 2 of the paper), printed beside ours."""
 
 TABLE1_ABS_ERROR = {
     "vhp_rewo": 0.054,

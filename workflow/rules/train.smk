@@ -51,7 +51,7 @@ rule evaluate:
 
 
 rule nll:
-    """Test NLL of one trained run by importance sampling (Table 2; method.md §4)."""
+    """Test NLL of one trained run by importance sampling (Table 2; Burda et al. 2016, Sec. 5)."""
     input:
         model=f"{RUN}/model.pt",
     output:
