@@ -1,7 +1,6 @@
-"""Where the models' Gaussian noise comes from. Every draw of a model goes through
-`standard_normal`, so the trainer can decide the source: a run's own generator, or noise drawn
-per run outside `vmap` for packed training, so that a packed run draws exactly what it would alone.
-Outside a `source` block the draws come from torch's global RNG."""
+"""Where the models' Gaussian noise comes from. Every draw of a model goes through `standard_normal`,
+so that the trainer can hand each run noise drawn from the run's own generator outside `vmap`: a packed
+run draws exactly what it would alone. Outside a `source` block the draws come from torch's global RNG."""
 import contextlib
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
@@ -14,16 +13,6 @@ class NoiseSource:
 
     def draw(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         raise NotImplementedError
-
-
-class GeneratorNoise(NoiseSource):
-    """Draws from one generator (which lives on the tensors' device)."""
-
-    def __init__(self, generator: torch.Generator):
-        self.generator = generator
-
-    def draw(self, shape, dtype, device):
-        return torch.randn(shape, dtype=dtype, device=device, generator=self.generator)
 
 
 class RecordingNoise(NoiseSource):

@@ -159,7 +159,6 @@ class PackedAdam:
                 group["params"].append(chunk)
                 self.optimizer.state[chunk] = {"step": self.steps[r, g], "exp_avg": self.exp_avg[r, a:b],
                                                "exp_avg_sq": self.exp_avg_sq[r, a:b]}
-        self.active = list(range(packed.runs))
 
     def set_lr(self, run: int, lr: float) -> None:
         self.optimizer.param_groups[run]["lr"] = lr

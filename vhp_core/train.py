@@ -92,8 +92,7 @@ def neg_elbo(model: VAE, x: torch.Tensor, k: int, batch_size: int = 1000) -> flo
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=x.device)
     for i in range(0, len(x), batch_size):
-        rec, kl = model.rec_and_kl(x[i:i + batch_size], None, k)
-        total += (rec + kl).sum()
+        total += _neg_elbo_sum(model, x[i:i + batch_size], k=k)
     model.train()
     return total.item() / len(x)
 
@@ -271,7 +270,7 @@ class _Trainer:
                  progress: bool):
         self.runs, self.splits, self.device, self.sigterm, self.progress = runs, splits, device, sigterm, progress
         spec = runs[0].spec
-        self.spec, self.train_cfg = spec, spec["training"]
+        self.train_cfg = spec["training"]
         self.runtime = {**RUNTIME_DEFAULTS, **spec.get("runtime", {})}
         models = []
         for run in runs:
@@ -355,22 +354,23 @@ class _Trainer:
                 self._log_point(bar, time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 if self.sigterm.raised:
-                    self._checkpoint_all()
-                    raise Interrupted(f"SIGTERM: checkpoints written for {', '.join(r.name for r in runs)}; "
-                                      f"rerun to resume")
+                    self._stop_on_sigterm()
         valid = self._validation()
         for run in runs:
             run.epoch, run.position, run.order = epoch + 1, 0, None
         self._log_point(bar, time.perf_counter() - t0, valid)
-        due = time.monotonic() - self.last_checkpoint >= 60 * self.runtime["checkpoint_minutes"]
-        if due or self.sigterm.raised:
-            self._checkpoint_all()
         if self.sigterm.raised:
-            raise Interrupted(f"SIGTERM: checkpoints written for {', '.join(r.name for r in runs)}; rerun to resume")
+            self._stop_on_sigterm()
+        if time.monotonic() - self.last_checkpoint >= 60 * self.runtime["checkpoint_minutes"]:
+            self._checkpoint_all()
         for i in self.live:
             self._set_lr(i, epoch + 1)
             if self._stops_early(i, epoch + 1):
                 self._finish(i)
+
+    def _stop_on_sigterm(self) -> None:
+        self._checkpoint_all()
+        raise Interrupted(f"SIGTERM: checkpoints written for {', '.join(r.name for r in self.runs)}; rerun to resume")
 
     def _minibatch(self, idx: torch.Tensor) -> torch.Tensor:
         """The runs' minibatches (R, B, D); dynamic binarisation draws each pixel from Bernoulli(grey level)
