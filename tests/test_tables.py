@@ -2,10 +2,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.colors import to_rgba
 
-from vhp_core.paper import TABLE2_NLL
-from vhp_core.plots import table2_figure
-from vhp_core.tables import table2
+from vhp_core.paper import TABLE1_ABS_ERROR, TABLE2_NLL
+from vhp_core.plots import table1_strip, table2_figure
+from vhp_core.tables import table1, table1_display, table2, table2_display, to_markdown
 
 LABELS = {"vhp_rewo": "VHP + REWO", "iwae_l1": "IWAE (L=1)"}
 
@@ -43,3 +45,67 @@ def test_table2_figure_plots_our_means_and_the_paper_values():
     assert "not comparable" in right.get_title() and "not comparable" not in left.get_title()
     assert left.texts[0].get_text() == "92.0 (2 seeds)"
     assert [t.get_text() for t in right.texts] == ["120.0 (1 seed)", "not run"]
+
+
+T1_LABELS = {"vhp_rewo": "VHP + REWO", "vhp_geco": "VHP + GECO"}
+
+
+def table1_runs() -> pd.DataFrame:
+    """Six REWO seeds and five GECO seeds (seed 6 missing), flattened as read_metrics gives them."""
+    rows = [("vhp_rewo", 1, 0.1, 0.05, 1), ("vhp_rewo", 2, 0.8, 0.2, 0), ("vhp_rewo", 3, 0.2, 0.1, 1),
+            ("vhp_rewo", 4, 0.3, 0.1, 1), ("vhp_rewo", 5, 0.15, 0.08, 1), ("vhp_rewo", 6, 0.25, 0.12, 1),
+            ("vhp_geco", 1, 0.5, 0.15, 1), ("vhp_geco", 2, 1.0, 0.3, 2), ("vhp_geco", 3, 0.6, 0.2, 1),
+            ("vhp_geco", 4, 0.7, 0.25, 0), ("vhp_geco", 5, 0.55, 0.18, 1)]
+    return pd.DataFrame([{"dataset": "pendulum", "method": m, "seed": s, "ols.abs_error": e, "loop.abs_error": le,
+                          "loop.rotation_index": r} for m, s, e, le, r in rows])
+
+
+def test_table1_gives_spread_loops_and_paired_differences_on_common_seeds():
+    table = table1(table1_runs(), T1_LABELS).set_index("method")
+    rewo, geco = table.loc["vhp_rewo"], table.loc["vhp_geco"]
+    assert rewo["n_seeds"] == 6 and rewo["abs_error_mean"] == pytest.approx(0.3)
+    assert rewo["abs_error_median"] == pytest.approx(0.225) and rewo["paper"] == TABLE1_ABS_ERROR["vhp_rewo"]
+    assert rewo["abs_error_q25"] == pytest.approx(0.1625) and rewo["abs_error_q75"] == pytest.approx(0.2875)
+    assert rewo["clean_loops"] == 5 and geco["clean_loops"] == 3
+    assert geco["loop_error_median"] == pytest.approx(0.2)
+    assert geco["n_pairs"] == 5 and geco["diff"] == pytest.approx(0.36)  # seeds 1-5 only
+    assert 0.2 <= geco["ci_low"] < geco["diff"] < geco["ci_high"] <= 0.4 and geco["within_noise"] is False
+    assert geco["reference"] == "vhp_rewo" and pd.isna(rewo["diff"]) and rewo["within_noise"] is None
+
+
+def test_table1_markdown_is_readable_and_names_the_reference():
+    md = to_markdown(table1_display(table1(table1_runs(), T1_LABELS)), "Table 1")
+    assert "0.300 ± 0.233" in md and "0.225 [0.163, 0.287]" in md and "5 of 6" in md
+    assert "OLS error minus VHP + REWO [95% CI]" in md and "| reference |" in md
+    geco_row = next(line for line in md.splitlines() if line.startswith("| VHP + GECO"))
+    assert "| +0.360 [+0.2" in geco_row and geco_row.endswith("| no |")
+
+
+def test_table1_names_the_runs_whose_metrics_lack_the_loop_readouts():
+    old = table1_runs().drop(columns=["loop.abs_error"])
+    with pytest.raises(ValueError, match=r"loop.abs_error.*vhp_rewo/seed1.*--forcerun evaluate"):
+        table1(old, T1_LABELS)
+
+
+def test_table1_strip_plot_shows_every_seed_the_median_and_the_paper():
+    fig = table1_strip(table1_runs(), T1_LABELS)
+    ols_ax = fig.axes[0]
+    scatters = [c for c in ols_ax.collections if isinstance(c, PathCollection)]
+    is_paper = [len(c.get_facecolor()) and np.allclose(c.get_facecolor()[0], to_rgba("tab:red")) for c in scatters]
+    seeds = np.concatenate([c.get_offsets() for c, p in zip(scatters, is_paper, strict=True) if not p])
+    by_method = {m: sorted(y for x, y in seeds if round(x) == m) for m in (0, 1)}
+    assert by_method[0] == pytest.approx([0.1, 0.15, 0.2, 0.25, 0.3, 0.8])
+    assert by_method[1] == pytest.approx([0.5, 0.55, 0.6, 0.7, 1.0])
+    papers = np.concatenate([c.get_offsets() for c, p in zip(scatters, is_paper, strict=True) if p])
+    np.testing.assert_allclose(papers, [[0, TABLE1_ABS_ERROR["vhp_rewo"]], [1, TABLE1_ABS_ERROR["vhp_geco"]]])
+    medians = [seg[0][1] for c in ols_ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()]
+    assert medians == pytest.approx([0.225, 0.6])
+
+
+def test_table2_pairs_seeds_against_the_first_method():
+    table = table2(runs(), LABELS).set_index(["dataset", "method"])
+    iwae = table.loc[("dynamic_mnist", "iwae_l1")]
+    assert iwae["n_pairs"] == 1 and iwae["diff"] == pytest.approx(2.5) and iwae["within_noise"] is None
+    md = to_markdown(table2_display(table2(runs(), LABELS)), "Table 2")
+    assert "92.00 ± 2.00" in md and "+13.12" in md and "minus VHP + REWO [95% CI]" in md
+    assert "+2.50 (no CI: 1 seed, fewer than 5)" in md

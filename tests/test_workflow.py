@@ -35,13 +35,14 @@ def test_smoke_dag_table1_figures_and_report(workdir):
     run = snakemake(workdir, "pendulum")
     assert run.returncode == 0, run.stderr[-3000:]
     table = pd.read_csv(workdir / "results" / "tables" / "table1.csv")
-    assert list(table.columns) == ["method", "label", "n_seeds", "abs_error_mean", "abs_error_std", "paper"]
     assert list(table["method"]) == list(TABLE1_ABS_ERROR)
-    assert (table["n_seeds"] == 2).all()
-    assert table["abs_error_mean"].between(0, 3.1416).all()
+    assert (table["n_seeds"] == 2).all() and (table["n_pairs"].iloc[1:] == 2).all()
+    for column in ("abs_error_mean", "abs_error_median", "loop_error_mean"):
+        assert table[column].between(0, 3.1416).all(), column
+    assert table["clean_loops"].between(0, 2).all() and table["ci_low"].isna().all()  # 2 seeds: no interval
     assert table["paper"].tolist() == list(TABLE1_ABS_ERROR.values())
-    assert "| vhp_rewo | VHP + REWO | 2 |" in (workdir / "results" / "tables" / "table1.md").read_text()
-    for name in ("fig1_beta_landscape", "fig2_training_dynamics"):
+    assert "| VHP + REWO | 2 |" in (workdir / "results" / "tables" / "table1.md").read_text()
+    for name in ("fig1_beta_landscape", "fig2_training_dynamics", "table1_seeds"):
         for ext in ("png", "pdf"):
             assert (workdir / "results" / "figures" / f"{name}.{ext}").stat().st_size > 10_000
     report = snakemake(workdir, "pendulum", "--report", "results/report.html")

@@ -1,63 +1,17 @@
 """Metrics of a trained model (never beta, never plots): test -ELBO, active units, and the
-pendulum's OLS angle read-out of Table 1."""
+pendulum's angle read-outs of Table 1 (OLS, the loop's rotation index, the arc-length read-out)."""
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from vhp_core import datasets
+from vhp_core.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
 from vhp_core.devices import module_device, resolve_device
 from vhp_core.model import VAE
 from vhp_core.nll import importance_sampled_nll, nll_summary, tune_process
 from vhp_core.train import load_model, neg_elbo
-
-
-def wrap_angle(a: np.ndarray) -> np.ndarray:
-    """Map angles to (-pi, pi]."""
-    return np.pi - np.mod(np.pi - a, 2 * np.pi)
-
-
-def circle_centre(z: np.ndarray) -> np.ndarray:
-    """Centre of the least-squares circle through 2-D codes (algebraic fit, OLS on
-    x^2 + y^2 = 2 a x + 2 b y + c); unlike the mean, it does not move with how densely the loop is sampled."""
-    design = np.column_stack([2 * z[:, 0], 2 * z[:, 1], np.ones(len(z))])
-    (a, b, _), *_ = np.linalg.lstsq(design, (z**2).sum(axis=1), rcond=None)
-    return np.array([a, b])
-
-
-def polar_angle(z: np.ndarray, centre: np.ndarray) -> np.ndarray:
-    """Polar angle of 2-D codes about `centre`: (N, 2) -> (N,)."""
-    d = z - centre
-    return np.arctan2(d[:, 1], d[:, 0])
-
-
-def fit_polar_regression(phi: np.ndarray, angle: np.ndarray) -> tuple[int, float]:
-    """OLS of the true angle on the polar angle with unit slope of either sign and an offset:
-    angle ~ s * phi + b (mod 2 pi). For each s the least-squares circular offset is the circular
-    mean of the residuals; the sign with the smaller squared wrapped residual wins."""
-    best = None
-    for s in (1, -1):
-        resid = angle - s * phi
-        b = float(np.arctan2(np.sin(resid).mean(), np.cos(resid).mean()))
-        sse = float(np.sum(wrap_angle(resid - b) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, s, b)
-    return best[1], best[2]
-
-
-def angle_regression_error(z_fit: np.ndarray, angle_fit: np.ndarray, z_eval: np.ndarray,
-                           angle_eval: np.ndarray) -> dict[str, float]:
-    """Table 1 protocol (docs/deviations.md): centre of the circle fitted to the fitting encodings,
-    polar angle about it, direction and offset fitted on the fitting set, and the mean absolute
-    wrapped error (radians) on the held-out set."""
-    centre = circle_centre(z_fit)
-    s, b = fit_polar_regression(polar_angle(z_fit, centre), angle_fit)
-    pred = s * polar_angle(z_eval, centre) + b
-    err = np.abs(wrap_angle(angle_eval - pred))
-    return {"abs_error": float(err.mean()), "abs_error_median": float(np.median(err)), "direction": s,
-            "offset": b}
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
@@ -128,6 +82,8 @@ def evaluate_run(model_path: str | Path) -> dict[str, Any]:
     }
     if spec["dataset"] == "pendulum" and spec["model"]["latent_dim"] == 2:
         mu_fit = encode_means(model, splits.valid).cpu().numpy()
-        metrics["ols"] = angle_regression_error(mu_fit, splits.labels["valid"], mu_test.cpu().numpy(),
-                                                splits.labels["test"])
+        z_test, angle_fit, angle_test = mu_test.cpu().numpy(), splits.labels["valid"], splits.labels["test"]
+        metrics["ols"] = angle_regression_error(mu_fit, angle_fit, z_test, angle_test)
+        metrics["loop"] = {"rotation_index": rotation_index(z_test, angle_test),
+                           **loop_readout_error(mu_fit, angle_fit, z_test, angle_test)}
     return metrics

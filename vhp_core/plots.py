@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import EllipseCollection
+from matplotlib.lines import Line2D
 
+from vhp_core.paper import TABLE1_ABS_ERROR
 from vhp_core.schedules import rewo_update
 
 
@@ -106,4 +108,36 @@ def table2_figure(table: pd.DataFrame) -> plt.Figure:
         ax.margins(x=0.15)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=2,
                frameon=False)
+    return fig
+
+
+def table1_strip(metrics: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
+    """Table 1 per seed: a column of points per method (filled: the codes form one clean loop, rotation
+    index 1; open: they do not), the median as a bar, and the paper's value as a red cross; left the
+    OLS error (the paper's read-out), right the arc-length read-out's error."""
+    fig, axes = plt.subplots(1, 2, figsize=(1.3 * len(labels) + 5, 4.2), sharey=True)
+    panels = (("ols.abs_error", "OLS read-out (the paper's)"), ("loop.abs_error", "arc-length read-out along the loop"))
+    for ax, (column, title) in zip(axes, panels, strict=True):
+        for x, method in enumerate(labels):
+            runs = metrics[metrics["method"] == method].sort_values("seed")
+            jitter = np.linspace(-0.18, 0.18, len(runs)) if len(runs) > 1 else np.zeros(len(runs))
+            clean = (runs["loop.rotation_index"] == 1).to_numpy()
+            values = runs[column].to_numpy(dtype=float)
+            ax.scatter(x + jitter[clean], values[clean], s=22, color="tab:blue", zorder=3)
+            ax.scatter(x + jitter[~clean], values[~clean], s=22, facecolors="none", edgecolors="tab:blue", zorder=3)
+            if len(runs):
+                ax.hlines(np.median(values), x - 0.3, x + 0.3, color="k", lw=1.5)
+            paper = TABLE1_ABS_ERROR.get(method)
+            if column == "ols.abs_error" and paper is not None:
+                ax.scatter([x], [paper], marker="x", s=60, color="tab:red", zorder=4)
+        ax.set_xticks(range(len(labels)), list(labels.values()), rotation=25, ha="right")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylim(bottom=0)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("mean absolute angle error on the test set (rad)")
+    key = [Line2D([], [], ls="", marker="o", color="tab:blue", label="seed: one clean loop"),
+           Line2D([], [], ls="", marker="o", mfc="none", color="tab:blue", label="seed: no clean loop"),
+           Line2D([], [], color="k", lw=1.5, label="median over seeds"),
+           Line2D([], [], ls="", marker="x", color="tab:red", label="paper")]
+    fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=len(key), frameon=False)
     return fig

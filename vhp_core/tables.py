@@ -1,11 +1,13 @@
 """Tables from the runs' metrics.json files: CSV for machines, Markdown for people."""
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from vhp_core.io import write_text
 from vhp_core.paper import NOT_COMPARABLE, TABLE1_ABS_ERROR, TABLE2_NLL
+from vhp_core.statistics import MIN_PAIRS, paired_bootstrap, spread
 
 
 def read_metrics(paths: list[str | Path]) -> pd.DataFrame:
@@ -13,26 +15,65 @@ def read_metrics(paths: list[str | Path]) -> pd.DataFrame:
     return pd.json_normalize([json.loads(Path(p).read_text()) for p in paths])
 
 
+def _require(metrics: pd.DataFrame, columns: list[str], what: str) -> None:
+    """Stop, naming the runs, when metrics files lack a column an older version did not write."""
+    for column in columns:
+        missing = metrics[column].isna() if column in metrics else pd.Series(True, index=metrics.index)
+        if missing.any():
+            runs = ", ".join(f"{r.method}/seed{r.seed}" for r in metrics[missing].itertuples())
+            raise ValueError(f"{what}: no '{column}' in the metrics of {runs} (written by an older version of the "
+                             "suite): recompute them with `snakemake --forcerun evaluate ...`")
+
+
+def paired_against_reference(runs: pd.DataFrame, column: str, methods: list[str]) -> dict[str, dict]:
+    """Per method, the paired bootstrap of `column` minus the first method's (the paper's method) on the
+    seeds both have; the reference itself gets no comparison."""
+    by_seed = {m: runs[runs["method"] == m].set_index("seed")[column] for m in methods}
+    reference = by_seed[methods[0]]
+    out = {}
+    for m in methods[1:]:
+        seeds = reference.index.intersection(by_seed[m].index)
+        out[m] = paired_bootstrap((by_seed[m][seeds] - reference[seeds]).to_numpy())
+    return out
+
+
+def _comparison_columns(comparison: dict | None, reference: str) -> dict:
+    empty = {"n_pairs": None, "diff": None, "ci_low": None, "ci_high": None, "within_noise": None}
+    return {"reference": reference, **(empty if comparison is None else comparison)}
+
+
 def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
-    """Mean and std over seeds of the OLS absolute angle error, per method, in the order of `labels`."""
-    grouped = metrics.groupby("method")["ols.abs_error"]
-    return pd.DataFrame({
-        "method": list(labels),
-        "label": list(labels.values()),
-        "n_seeds": [int(grouped.count().get(m, 0)) for m in labels],
-        "abs_error_mean": [grouped.mean().get(m) for m in labels],
-        "abs_error_std": [grouped.std(ddof=0).get(m) if grouped.count().get(m, 0) > 1 else None for m in labels],
-        "paper": [TABLE1_ABS_ERROR.get(m) for m in labels],
-    })
+    """Per method, in the order of `labels`: the OLS angle error's spread over seeds beside the paper's
+    value; the seeds whose loop is one clean loop (rotation index 1) and the arc-length read-out's
+    spread; and the OLS error's paired difference from the first method with its bootstrap 95% CI."""
+    _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "Table 1")
+    methods = list(labels)
+    comparisons = paired_against_reference(metrics, "ols.abs_error", methods)
+    rows = []
+    for m in methods:
+        runs = metrics[metrics["method"] == m]
+        ols, loop = spread(runs["ols.abs_error"]), spread(runs["loop.abs_error"])
+        rows.append({
+            "method": m, "label": labels[m], "n_seeds": len(runs),
+            **{f"abs_error_{k}": v for k, v in ols.items()}, "paper": TABLE1_ABS_ERROR.get(m),
+            "clean_loops": int((runs["loop.rotation_index"] == 1).sum()),
+            **{f"loop_error_{k}": v for k, v in loop.items()},
+            **_comparison_columns(comparisons.get(m), methods[0]),
+        })
+    return pd.DataFrame(rows)
 
 
 def table2(nll: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     """Mean and std over seeds of the test NLL per (dataset, method), the paper's value and ours minus
-    the paper's; datasets the paper did not use carry a note instead of a paper value."""
+    the paper's (datasets the paper did not use carry a note instead), and each method's paired
+    difference from the first method on the same seeds with its bootstrap 95% CI."""
+    methods = list(labels)
     rows = []
     for dataset in dict.fromkeys(nll["dataset"]):
+        here = nll[nll["dataset"] == dataset]
+        comparisons = paired_against_reference(here, "nll", methods)
         for method, label in labels.items():
-            runs = nll[(nll["dataset"] == dataset) & (nll["method"] == method)]
+            runs = here[here["method"] == method]
             paper = TABLE2_NLL.get(method, {}).get(dataset)
             mean = runs["nll"].mean() if len(runs) else None
             rows.append({
@@ -42,6 +83,7 @@ def table2(nll: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
                 "n_test": int(runs["n_items"].iloc[0]) if len(runs) else None,
                 "paper_nll": paper, "delta": None if paper is None or mean is None else mean - paper,
                 "note": NOT_COMPARABLE.get(dataset, ""),
+                **_comparison_columns(comparisons.get(method), methods[0]),
             })
     return pd.DataFrame(rows)
 
@@ -56,11 +98,78 @@ def active_units_table(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.Data
     ])
 
 
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v))
+
+
+def _num(v: object, digits: int = 3, sign: bool = False) -> str:
+    return "" if _missing(v) else f"{v:{'+' if sign else ''}.{digits}f}"
+
+
+def _mean_std(mean: object, std: object, digits: int = 3) -> str:
+    return "" if _missing(mean) else _num(mean, digits) + ("" if _missing(std) else f" ± {_num(std, digits)}")
+
+
+def _median_iqr(median: object, q25: object, q75: object) -> str:
+    return "" if _missing(median) else f"{_num(median)} [{_num(q25)}, {_num(q75)}]"
+
+
+def _difference(row: pd.Series, digits: int) -> str:
+    """The paired difference and its CI, 'reference' on the reference's own row."""
+    if row["method"] == row["reference"]:
+        return "reference"
+    if _missing(row["diff"]):
+        return ""
+    if _missing(row["ci_low"]):
+        n = int(row["n_pairs"])
+        return f"{_num(row['diff'], digits, sign=True)} (no CI: {n} seed{'s' * (n != 1)}, fewer than {MIN_PAIRS})"
+    return f"{_num(row['diff'], digits, sign=True)} [{_num(row['ci_low'], digits, sign=True)}, " \
+           f"{_num(row['ci_high'], digits, sign=True)}]"
+
+
+def _noise(row: pd.Series) -> str:
+    return "" if row["within_noise"] is None or _missing(row["within_noise"]) else (
+        "yes" if row["within_noise"] else "no")
+
+
+def table1_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 for people: spreads as 'mean ± std' and 'median [q25, q75]', the paired difference from
+    the reference with its 95% CI, and whether that difference is within noise."""
+    ref = table["label"].iloc[0]
+    return pd.DataFrame({
+        "method": table["label"], "seeds": table["n_seeds"],
+        "OLS error, mean ± std": [_mean_std(r.abs_error_mean, r.abs_error_std) for r in table.itertuples()],
+        "OLS error, median [IQR]": [_median_iqr(r.abs_error_median, r.abs_error_q25, r.abs_error_q75)
+                                    for r in table.itertuples()],
+        "paper": [_num(v) for v in table["paper"]],
+        "clean loops": [f"{r.clean_loops} of {r.n_seeds}" for r in table.itertuples()],
+        "loop read-out error, median [IQR]": [_median_iqr(r.loop_error_median, r.loop_error_q25, r.loop_error_q75)
+                                              for r in table.itertuples()],
+        f"OLS error minus {ref} [95% CI]": [_difference(r, 3) for _, r in table.iterrows()],
+        "within noise": [_noise(r) for _, r in table.iterrows()],
+    })
+
+
+def table2_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 for people: NLL 'mean ± std' beside the paper's, and the paired difference from the
+    reference method on the same seeds with its 95% CI and whether it is within noise."""
+    ref = table["label"].iloc[0]
+    return pd.DataFrame({
+        "dataset": table["dataset"], "method": table["label"], "seeds": table["n_seeds"],
+        "test NLL, mean ± std": [_mean_std(r.nll_mean, r.nll_std, 2) for r in table.itertuples()],
+        "paper": [_num(v, 2) for v in table["paper_nll"]],
+        "ours minus paper": [_num(v, 2, sign=True) for v in table["delta"]],
+        f"minus {ref} [95% CI]": [_difference(r, 2) for _, r in table.iterrows()],
+        "within noise": [_noise(r) for _, r in table.iterrows()],
+        "note": table["note"],
+    })
+
+
 def to_markdown(table: pd.DataFrame, title: str) -> str:
     cols = list(table.columns)
 
     def fmt(v: object) -> str:
-        if v is None or (isinstance(v, float) and pd.isna(v)):
+        if _missing(v):
             return ""
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -69,6 +178,8 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, title: str) -> None:
+def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, title: str,
+                display: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
+    """The table as CSV (every column, for machines) and Markdown (`display(table)` if given, for people)."""
     write_text(csv_path, table.to_csv(index=False))
-    write_text(md_path, to_markdown(table, title))
+    write_text(md_path, to_markdown(table if display is None else display(table), title))

@@ -111,6 +111,7 @@ def pendulum_outputs():
     return [
         "results/tables/table1.csv",
         "results/tables/table1.md",
+        *figures("table1_seeds"),
         "results/tables/pendulum_interpolation.csv",
         *PENDULUM_FIGURES,
     ]

@@ -1,8 +1,12 @@
-"""Aggregate the runs' metrics.json into Table 1 (CSV and Markdown, the paper's numbers beside)."""
+"""Aggregate the runs' metrics.json into Table 1 (CSV and Markdown, the paper's numbers beside) and its
+strip plot of the per-seed errors."""
 from common import log_to
 
-from vhp_core.tables import read_metrics, table1, write_table
+from vhp_core.plots import save_figure, table1_strip
+from vhp_core.tables import read_metrics, table1, table1_display, write_table
 
 log_to(snakemake.log[0])
-table = table1(read_metrics(snakemake.input), snakemake.params.labels)
-write_table(table, snakemake.output.csv, snakemake.output.md, title="Table 1: OLS angle error on the pendulum (radians)")
+metrics = read_metrics(snakemake.input)
+write_table(table1(metrics, snakemake.params.labels), snakemake.output.csv, snakemake.output.md,
+            title="Table 1: angle read-outs of the pendulum's 2-D codes (radians)", display=table1_display)
+save_figure(table1_strip(metrics, snakemake.params.labels), snakemake.output.png, snakemake.output.pdf)

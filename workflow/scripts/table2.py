@@ -2,12 +2,13 @@
 from common import log_to
 
 from vhp_core.plots import save_figure, table2_figure
-from vhp_core.tables import active_units_table, read_metrics, table2, write_table
+from vhp_core.tables import active_units_table, read_metrics, table2, table2_display, write_table
 
 log_to(snakemake.log[0])
 labels = snakemake.params.labels
 nll = table2(read_metrics(snakemake.input.nll), labels)
-write_table(nll, snakemake.output.csv, snakemake.output.md, title="Table 2: test NLL (nats) by importance sampling")
+write_table(nll, snakemake.output.csv, snakemake.output.md, title="Table 2: test NLL (nats) by importance sampling",
+            display=table2_display)
 save_figure(table2_figure(nll), snakemake.output.png, snakemake.output.pdf)
 write_table(active_units_table(read_metrics(snakemake.input.metrics), labels), snakemake.output.units_csv,
             snakemake.output.units_md, title="Active units (variance of E[z|x] over x above 0.01)")
