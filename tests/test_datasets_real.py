@@ -1,6 +1,5 @@
 """Real dataset loaders on the local mirror: splits, known counts from MANIFEST.md, and checksum refusals."""
 import gzip
-import hashlib
 import io
 import json
 import shutil
@@ -8,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.io
 
 from vhp_core import datasets
 from vhp_core.datasets import DataError, mnist, omniglot
@@ -113,8 +111,8 @@ def test_checksum_table_covers_every_requested_file():
     pins = checksums()
     assert requested == {key for key in pins if key[0] != "cmu_mocap"}  # mocap: tests/test_mocap.py
     for key, pin in pins.items():
-        assert pin.url.startswith("http") and (pin.sha256 == "" or len(bytes.fromhex(pin.sha256)) == 32), key
-    assert pins["omniglot", "chardata.mat"].sha256 == ""  # unknown here: refused unless the user passes it
+        digest_bytes = 20 if pin.sha256_of == "git_blob" else 32  # chardata.mat's git blob id: test_omniglot_pin.py
+        assert pin.url.startswith("http") and len(bytes.fromhex(pin.sha256)) == digest_bytes, key
 
 
 def _mirror_with(tmp_path: Path, source: str, file: str, data: bytes) -> Path:
@@ -191,37 +189,6 @@ def test_download_is_verified_before_it_is_cached(tmp_path, monkeypatch, good):
         with pytest.raises(DataError, match=f"from the download {checksums()['mnist', LABELS].url}"):
             fetch("mnist", LABELS, tmp_path)
         assert not cached.exists()
-
-
-def test_omniglot_without_chardata_is_refused_with_its_source(tmp_path):
-    (tmp_path / "mirror").mkdir()
-    with pytest.raises(DataError, match=r"chardata.mat.*not available here.*github.com/yburda/iwae.*chardata_sha256"):
-        datasets.prepare("omniglot", tmp_path / "data", {"binarize_seed": 1, "mirror": str(tmp_path / "mirror")})
-    assert not (tmp_path / "data/omniglot/manifest.json").exists()
-
-
-def test_omniglot_chardata_protocol_on_a_synthetic_file(tmp_path):
-    """A stand-in chardata.mat (same variables and shapes) with a user-given sha256: orientation and split."""
-    rng = np.random.default_rng(0)
-    n, n_test = 24_345, 8_070
-    images = np.zeros((n, 28, 28), np.uint8)
-    images[:, 0, :] = 1  # a bar along the top row: upright images have ink in row 0
-    images[np.arange(n), 5, rng.integers(0, 28, n)] = 1
-    alphabet = rng.integers(0, 50, n)
-    mat = {"data": images.reshape(n, -1, order="F").T, "target": np.eye(50)[alphabet].T,
-           "testdata": images[:n_test].reshape(n_test, -1, order="F").T, "testtarget": np.eye(50)[alphabet[:n_test]].T}
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, mat, do_compression=True)
-    mirror = _mirror_with(tmp_path, "omniglot", "chardata.mat", buffer.getvalue())
-    args = {"binarize_seed": 1, "mirror": str(mirror), "chardata_sha256": hashlib.sha256(buffer.getvalue()).hexdigest()}
-    datasets.prepare("omniglot", tmp_path / "data", args)
-    s = datasets.load("omniglot", tmp_path / "data", args)
-    assert (len(s.train), len(s.valid), len(s.test)) == (23_000, 1_345, 8_070) and s.dynamic_binarization
-    order = np.random.RandomState(123).permutation(n)
-    assert np.array_equal(s.train.numpy().reshape(-1, 28, 28), images[order[:-1345]])
-    assert np.array_equal(s.labels["valid"], alphabet[order[-1345:]])
-    with pytest.raises(DataError, match="does not match its pinned sha256"):
-        datasets.prepare("omniglot", tmp_path / "other", {**args, "chardata_sha256": "0" * 64})
 
 
 def test_missing_or_corrupt_processed_files_are_named(root, tmp_path):

@@ -1,16 +1,18 @@
-"""Verified data files: raw files pinned by sha256 in data/checksums.tsv, and the processed splits.
+"""Verified data files: raw files pinned in data/checksums.tsv, and the processed splits.
 
 `fetch` resolves a raw file from, in order, the data cache `root/<source>/raw/<file>`, a mirror folder
 laid out like the cache without `raw/` (`<mirror>/<source>/<file>`, from the `mirror` argument or else
 the environment variable VHP_DATA_MIRROR) and the canonical URL. Every copy is hashed before use; only
 bytes that matched are written to the cache (atomically), so nothing corrupt is cached or trained on.
 
-`sha256_of` in the table says what a pin is the hash of: `stored` (the file's bytes), `gunzip` (its
+`sha256_of` in the table says what a pin is: the sha256 of `stored` (the file's bytes), `gunzip` (its
 decompressed bytes: mirrors recompress .gz files, which changes their bytes but not their content) or
 `lf` (its bytes with every CRLF replaced by LF: text files whose upstream copy has CRLF line endings
-and whose mirror copy LF; the content returned is the LF text).
+and whose mirror copy LF; the content returned is the LF text); or `git_blob`: the file's git blob id
+(sha1 of b"blob <size>\\0" + its bytes), the id its upstream git repository lists it under, for a file
+whose bytes could not be hashed here but whose repository tree could be read.
 A `stored` pin of a plain file also accepts `<file>.gz` from a cache or mirror holding the same bytes.
-An empty pin means the hash is not known here; such a file is refused unless the caller passes one.
+Every row carries a pin of its kind's length (64 hex digits, 40 for `git_blob`), checked on reading.
 
 `save_processed` / `load_processed` keep one dataset's arrays in `root/<name>/<name>.npz` with a
 manifest.json (written last: the workflow's marker) listing the npz's sha256, the sources and the args;
@@ -38,7 +40,8 @@ from vhp_core.io import atomic_path, sha256_file, write_json
 CHECKSUMS = Path(__file__).resolve().parents[2] / "data" / "checksums.tsv"
 MIRROR_ENV = "VHP_DATA_MIRROR"
 TIMEOUT = 60  # seconds without data before a download gives up
-SHA256_OF = ("stored", "gunzip", "lf")
+PIN_HEX_DIGITS = {"stored": 64, "gunzip": 64, "lf": 64, "git_blob": 40}
+"""The kinds of pin (column `sha256_of`) and the length of each one's hex digest."""
 log = logging.getLogger(__name__)
 
 
@@ -53,61 +56,61 @@ class Pin:
     url: str
 
 
-def checksums(path: Path = CHECKSUMS) -> dict[tuple[str, str], Pin]:
-    """The pinned files by (source, file); lines starting with '#' are comments."""
+def checksums(path: Path | None = None) -> dict[tuple[str, str], Pin]:
+    """The pinned files by (source, file) of `path` (default CHECKSUMS); lines starting with '#' are comments."""
+    path = path or CHECKSUMS
     if not path.exists():
         raise DataError(f"the checksum table {path} is missing; it ships with the repository (git checkout it)")
     lines = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
     pins = {}
     for row in csv.DictReader(lines, delimiter="\t"):
         pin = Pin(row["dataset"], row["file"], row["sha256_of"], row["sha256"] or "", row["url"])
-        if pin.sha256_of not in SHA256_OF:
-            raise DataError(f"{path}: {pin.source}/{pin.file} has sha256_of={pin.sha256_of!r}; "
-                            f"expected one of {', '.join(map(repr, SHA256_OF))}")
+        _check_pin(path, pin)
         pins[pin.source, pin.file] = pin
     return pins
 
 
-def fetch(source: str, file: str, root: Path, mirror: str | Path | None = None, sha256: str | None = None,
-          sha256_key: str = "sha256") -> bytes:
-    """The verified content of a pinned file (decompressed when the pin is of the gunzipped bytes).
+def _check_pin(path: Path, pin: Pin) -> None:
+    """DataError unless the row names a known kind of pin and carries a hex digest of that kind's length."""
+    where = f"{path}: {pin.source}/{pin.file}"
+    if pin.sha256_of not in PIN_HEX_DIGITS:
+        raise DataError(f"{where} has sha256_of={pin.sha256_of!r}; "
+                        f"expected one of {', '.join(map(repr, PIN_HEX_DIGITS))}")
+    digits = PIN_HEX_DIGITS[pin.sha256_of]
+    if len(pin.sha256) != digits or not all(c in "0123456789abcdef" for c in pin.sha256):
+        raise DataError(f"{where} has the pin {pin.sha256!r}; a {pin.sha256_of} pin is {digits} lowercase hex digits")
 
-    `sha256` supplies the hash of a file whose pin is empty (it never replaces a pin); `sha256_key` names
-    where the user sets it, for the error message.
-    """
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a file with these bytes: sha1 of b"blob <size>\\0" followed by the bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def fetch(source: str, file: str, root: Path, mirror: str | Path | None = None) -> bytes:
+    """The verified content of a pinned file (decompressed when the pin is of the gunzipped bytes)."""
     pin = checksums().get((source, file))
     if pin is None:
-        raise DataError(f"{source}/{file} has no row in {CHECKSUMS}; add its sha256 and canonical URL there")
-    if pin.sha256 and sha256 and sha256 != pin.sha256:
-        raise DataError(f"{source}/{file}: {sha256_key}={sha256} differs from the sha256 pinned in {CHECKSUMS} "
-                        f"({pin.sha256}); remove {sha256_key} or fix the table")
-    expected = pin.sha256 or sha256
+        raise DataError(f"{source}/{file} has no row in {CHECKSUMS}; add its pin and canonical URL there")
     if mirror is None and os.environ.get(MIRROR_ENV):
         mirror = os.environ[MIRROR_ENV]
     places = [root / source / "raw"] + ([Path(mirror) / source] if mirror else [])
     names = [file] + ([f"{file}.gz"] if pin.sha256_of == "stored" and not file.endswith(".gz") else [])
-    if not expected:
-        found = [str(p / n) for p in places for n in names if (p / n).exists()]
-        where = f"A copy is at {found[0]}" if found else f"It is not available here (looked in {_listed(places)})"
-        raise DataError(f"{source}/{file}: no sha256 is pinned in {CHECKSUMS}, so it cannot be verified and is "
-                        f"refused. {where}. Get it from {pin.url}, check it against a source you trust and set "
-                        f"{sha256_key} to its sha256")
     cache = places[0]
     for name in names:
         if (cache / name).exists():
             try:
-                return _verified(pin, name, (cache / name).read_bytes(), expected, f"the cache {cache / name}")
+                return _verified(pin, name, (cache / name).read_bytes(), f"the cache {cache / name}")
             except DataError as err:
                 log.warning("%s; fetching it again", err)
     for place in places[1:]:
         for name in names:
             if (place / name).exists():
                 data = (place / name).read_bytes()
-                content = _verified(pin, name, data, expected, f"the mirror {place / name}")
+                content = _verified(pin, name, data, f"the mirror {place / name}")
                 _write(cache / name, data)
                 return content
     data = _download(pin.url, file, places)
-    content = _verified(pin, file, data, expected, f"the download {pin.url}")
+    content = _verified(pin, file, data, f"the download {pin.url}")
     _write(cache / file, data)
     return content
 
@@ -116,27 +119,35 @@ def _listed(places: list[Path]) -> str:
     return " and ".join(map(str, places)) + ("" if len(places) > 1 else f"; no mirror is set ({MIRROR_ENV})")
 
 
-def pinned(source: str, files: list[str], sha256: str | None = None) -> dict[str, str]:
-    """{"source/file": the sha256 it was verified against}, for a manifest (`sha256` as in `fetch`)."""
+def pinned(source: str, files: list[str]) -> dict[str, str]:
+    """{"source/file": its pin}, for a manifest: what each raw file was verified against."""
     pins = checksums()
-    return {f"{source}/{f}": pins[source, f].sha256 or sha256 for f in files}
+    return {f"{source}/{f}": pins[source, f].sha256 for f in files}
 
 
-def _verified(pin: Pin, name: str, data: bytes, expected: str, origin: str) -> bytes:
-    """The content `data` stands for, if its sha256 is `expected`; else DataError naming file and origin."""
-    content = data.replace(b"\r\n", b"\n") if pin.sha256_of == "lf" else data
-    if pin.sha256_of == "gunzip" or name != pin.file:
-        try:
-            content = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DataError(f"{pin.source}/{name} from {origin} is not a valid gzip file (truncated or corrupt: "
-                            f"{err}); expected decompressed sha256 {expected}. Replace or remove that copy") from err
-    actual = hashlib.sha256(content).hexdigest()
-    if actual != expected:
+def _verified(pin: Pin, name: str, data: bytes, origin: str) -> bytes:
+    """The content `data` stands for, if it matches the pin; else DataError naming file, origin and both hashes."""
+    content = _content(pin, name, data, origin)
+    kind, actual = (("git blob id", git_blob_id(data)) if pin.sha256_of == "git_blob"
+                    else ("sha256", hashlib.sha256(content).hexdigest()))
+    if actual != pin.sha256:
         what = "CRLF-to-LF " if pin.sha256_of == "lf" else "decompressed " if content is not data else ""
-        raise DataError(f"{pin.source}/{name} from {origin} does not match its pinned sha256: expected {what}"
-                        f"sha256 {expected}, got {actual}. Replace or remove that copy")
+        raise DataError(f"{pin.source}/{name} from {origin} does not match its pinned {kind}: expected {what}"
+                        f"{kind} {pin.sha256}, got {actual}. Replace or remove that copy")
     return content
+
+
+def _content(pin: Pin, name: str, data: bytes, origin: str) -> bytes:
+    """What the pin is the sha256 of: the LF text (`lf`), the gunzipped bytes (`gunzip`, `<file>.gz`) or `data`."""
+    if pin.sha256_of == "lf":
+        return data.replace(b"\r\n", b"\n")
+    if pin.sha256_of != "gunzip" and name == pin.file:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{pin.source}/{name} from {origin} is not a valid gzip file (truncated or corrupt: "
+                        f"{err}); expected decompressed sha256 {pin.sha256}. Replace or remove that copy") from err
 
 
 def _write(path: Path, data: bytes) -> None:
