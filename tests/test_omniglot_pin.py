@@ -14,6 +14,7 @@ import pytest
 import scipy.io
 
 from vhp_core import datasets
+from vhp_core.config import load_config
 from vhp_core.datasets import DataError
 from vhp_core.datasets import fetch as fetch_module
 from vhp_core.datasets.fetch import CHECKSUMS, MIRROR_ENV, checksums, fetch, git_blob_id
@@ -22,6 +23,7 @@ PINNED = "016a3536ffe5e1d38e42563a18d7a78bfaf643ec"  # the blob yburda/iwae list
 URL = "https://github.com/yburda/iwae/raw/master/datasets/OMNIGLOT/chardata.mat"
 ALPHABETS = [(40, 20), (40, 19), (40, 20)]  # (characters, drawings of each): the second one short, as Burda's
 TRAIN_DRAWINGS = 15  # of each character; its other drawings are test images
+CONFIGS = Path(__file__).resolve().parent.parent / "workflow" / "config"
 
 
 @pytest.fixture(autouse=True)
@@ -164,3 +166,12 @@ def test_synthetic_chardata_through_prepare_and_load(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="prepared with sources=.*prepare it again"):
         datasets.load("omniglot", tmp_path / "data", args)
 
+
+def test_table2_has_omniglot_by_default_and_the_smoke_scale_leaves_it_out():
+    default = load_config(CONFIGS / "config.yaml")
+    assert {"omniglot", "omniglot_small"} <= set(default["tables"]["table2"]["datasets"])
+    assert default["datasets"]["omniglot"]["args"] == {"binarize_seed": 1}
+    smoke = load_config(CONFIGS / "config.yaml", CONFIGS / "smoke.yaml")
+    assert "omniglot" not in smoke["tables"]["table2"]["datasets"]
+    quick = load_config(CONFIGS / "config.yaml", CONFIGS / "quick.yaml")
+    assert quick["datasets"]["omniglot"]["training"]["epochs"] == 65
