@@ -1,5 +1,6 @@
 """Graph-based interpolation (Sec. 2.3): the kNN graph, A* against Dijkstra, the path's endpoints,
-arc-length resampling, the smoothness factor of Fig. 7 and the pendulum's angle read-out."""
+arc-length resampling, the smoothness factor of Fig. 7, its normalised form and the reconstruction error it is
+read against, and the pendulum's angle read-out."""
 import math
 
 import networkx as nx
@@ -13,6 +14,8 @@ from vhp_core.interpolation import (
     join_endpoints,
     knn_edges,
     knn_graph,
+    normalised_smoothness,
+    reconstruction_mse,
     resample,
     shortest_path,
     smoothness_factor,
@@ -84,6 +87,78 @@ def test_smoothness_factor_of_a_line_is_zero_and_of_a_quadratic_is_twice_its_coe
     assert torch.allclose(smoothness_factor(quadratic), 2 * a.abs())
     batch = torch.stack([line[:, :2], quadratic])
     assert torch.allclose(smoothness_factor(batch), torch.stack([torch.zeros(2, dtype=torch.float64), 2 * a.abs()]))
+
+
+def test_normalised_smoothness_of_a_line_is_zero_and_of_a_still_channel_undefined():
+    t = torch.arange(20, dtype=torch.float64)[:, None]
+    path = 3.0 + t * torch.tensor([0.5, -2.0, 0.0], dtype=torch.float64)
+    normalised = normalised_smoothness(torch.stack([path, 2 * path]))
+    assert torch.allclose(normalised[:, :2], torch.zeros(2, 2, dtype=torch.float64), atol=1e-12)
+    assert normalised[:, 2].isnan().all()
+
+
+@pytest.mark.parametrize("w", [0.3, 0.9, 2.0])
+def test_normalised_smoothness_of_a_sinusoid_is_two_sin_half_its_frequency_whatever_its_amplitude(w):
+    """Over 20 frames both mean squares of A sin(w t + phi)'s differences are exactly half their amplitude's
+    square when the window's middle sits at phase pi/4, so R = 4 A sin^2(w/2) / (2 A sin(w/2)) holds exactly."""
+    t = torch.arange(20, dtype=torch.float64)[:, None]
+    phase = (math.pi / 2 - 19 * w) / 2
+    amplitudes = torch.tensor([0.01, 1.0, 30.0], dtype=torch.float64)
+    paths = 5.0 + amplitudes * torch.sin(w * t + phase)
+    assert torch.allclose(normalised_smoothness(paths), torch.full((3,), 2 * math.sin(w / 2), dtype=torch.float64),
+                          rtol=1e-12)
+    assert torch.allclose(smoothness_factor(paths), amplitudes * 4 * math.sin(w / 2) ** 2 / math.sqrt(2), rtol=1e-12)
+
+
+def test_blurring_towards_the_mean_shrinks_the_factor_and_keeps_the_normalised_smoothness():
+    """What the normalised smoothness is for: m + c (x - m), c = 0.1, is 10x smoother by the paper's factor."""
+    paths = torch.randn(6, 20, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64).cumsum(dim=1)
+    blurred = paths.mean(dim=(0, 1)) + 0.1 * (paths - paths.mean(dim=(0, 1)))
+    assert torch.allclose(smoothness_factor(blurred), 0.1 * smoothness_factor(paths), rtol=1e-10)
+    assert torch.allclose(normalised_smoothness(blurred), normalised_smoothness(paths), rtol=1e-10)
+    assert (normalised_smoothness(paths) > 0.5).all()
+
+
+@pytest.mark.parametrize("jump", [1e-3, 1.0, 100.0])
+def test_one_leap_on_a_still_path_scores_the_same_whatever_its_size(jump):
+    frames = 20
+    path = torch.zeros(frames, 1, dtype=torch.float64)
+    path[9:] = jump
+    assert normalised_smoothness(path).item() == pytest.approx(math.sqrt(2 * (frames - 1) / (frames - 2)), rel=1e-12)
+    assert smoothness_factor(path).item() == pytest.approx(jump * math.sqrt(2 / (frames - 2)), rel=1e-12)
+
+
+def _linear(layer: torch.nn.Linear, h: torch.Tensor) -> torch.Tensor:
+    return h @ layer.weight.double().T + layer.bias.double()
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_reconstruction_error_is_the_decoded_posterior_means_squared_error(likelihood):
+    """Against the tiny model's layers applied by hand in float64: tanh MLPs 3 -> 4 -> 2 (mu, log-variance)
+    and 1 -> 4 -> 3, with a sigmoid on the Bernoulli decoder's output."""
+    torch.manual_seed(5)
+    model = VAE(ModelConfig(data_dim=3, latent_dim=1, hidden=[4], activation="tanh", likelihood=likelihood,
+                            prior="standard_normal", prior_args={}))
+    x = torch.rand(7, 3)
+    (e1, _, e2), (d1, _, d2) = model.encoder.net, model.decoder.net
+    mu = _linear(e2, torch.tanh(_linear(e1, x.double())))[:, :1]
+    decoded = _linear(d2, torch.tanh(_linear(d1, mu)))
+    decoded = torch.sigmoid(decoded) if likelihood == "bernoulli" else decoded
+    error = reconstruction_mse(model, x)
+    assert error.shape == (3,) and error.dtype == torch.float64
+    assert torch.allclose(error, (decoded - x.double()).pow(2).mean(dim=0), rtol=1e-5)
+
+
+def test_a_decoder_that_ignores_z_has_the_error_of_its_constant_output():
+    torch.manual_seed(6)
+    model = VAE(ModelConfig(data_dim=3, latent_dim=2, hidden=[8], activation="relu", likelihood="gaussian",
+                            prior="standard_normal", prior_args={}))
+    output = torch.tensor([0.5, -1.0, 2.0])
+    with torch.no_grad():
+        model.decoder.net[-1].weight.zero_()
+        model.decoder.net[-1].bias.copy_(output)
+    x = torch.randn(10, 3)
+    assert torch.allclose(reconstruction_mse(model, x), (x - output).double().pow(2).mean(dim=0), rtol=1e-6)
 
 
 @pytest.mark.parametrize("prior", sorted(PRIORS))

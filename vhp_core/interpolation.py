@@ -6,6 +6,8 @@ joined the same way; A* with the Euclidean heuristic (admissible, since weights 
 the shortest path, which is resampled at equal arc length and decoded. A kNN graph can fall apart
 into components (a prior with separated modes); they are then joined by the shortest edge between
 each pair of components on a minimum spanning tree, and those bridges are counted and reported.
+Fig. 7's measures sit at the end: the paper's smoothness factor, the same factor normalised by the
+path's own motion, and the reconstruction error that the two are read against.
 """
 from dataclasses import dataclass
 
@@ -145,6 +147,31 @@ def smoothness_factor(frames: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"the smoothness factor needs at least 3 frames, got {frames.shape[-2]}")
     second = frames[..., 2:, :] - 2 * frames[..., 1:-1, :] + frames[..., :-2, :]
     return second.pow(2).mean(dim=-2).sqrt()
+
+
+def normalised_smoothness(frames: torch.Tensor) -> torch.Tensor:
+    """The smoothness factor over the RMS first difference, per dimension: (..., T, D) -> (..., D), NaN where
+    the path does not move. It is scale-free, so a decoder blurred towards the mean, m + c (x - m), keeps its
+    value while the factor shrinks by c, and a near-constant decoder is judged by the shape of what it moves:
+    R = sqrt(mean_t (x_{t+1} - 2 x_t + x_{t-1})^2) / sqrt(mean_t (x_{t+1} - x_t)^2) <= 2 sqrt((T-1) / (T-2));
+    0 at constant speed, 2 sin(w/2) for A sin(w t + phi) whatever A, sqrt(2 (T-1) / (T-2)) for a path that
+    stands still but for one leap mid-path, however small."""
+    first = frames.diff(dim=-2).pow(2).mean(dim=-2).sqrt()
+    return torch.where(first > 0, smoothness_factor(frames) / first, torch.nan)
+
+
+def mean_squared_error(predicted: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per dimension, the mean over items of the squared error: (N, D) against (N, D) or (D,) -> (D,), float64."""
+    return (predicted.double() - x.double()).pow(2).mean(dim=0)
+
+
+@torch.no_grad()
+def reconstruction_mse(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """Per dimension, the mean squared error of decoding each item's posterior mean to the decoder's mean,
+    (N, D) -> (D,): the same deterministic map that decodes a path's endpoints in `interpolate`."""
+    model.eval()
+    mu = model.encode_mean(x.to(module_device(model)))[0]
+    return mean_squared_error(model.decoder.mean(mu).cpu(), x)
 
 
 def discontinuities(steps: torch.Tensor, factor: float) -> torch.Tensor:
