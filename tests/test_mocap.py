@@ -1,7 +1,9 @@
-"""Mocap readers and kinematics (BVH and ASF/AMC) and the mocap dataset, on the local mirror's CMU files."""
+"""Mocap readers and kinematics (BVH and ASF/AMC) and the mocap dataset, on the local mirror's CMU files; the
+smoothness table and trade-off points of Fig. 7 on synthetic runs."""
 import hashlib
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,6 +15,13 @@ from vhp_core.datasets.mocap import FEATURES, GROUPS, load_meta, raw_files, read
 from vhp_core.mocap.acclaim import acclaim_positions, parse_amc, parse_asf
 from vhp_core.mocap.bvh import joint_positions, parse_bvh, parse_hierarchy
 from vhp_core.mocap.rotations import euler_matrix
+from vhp_core.plots_mocap import (
+    smoothness_markdown,
+    smoothness_points,
+    smoothness_runs,
+    smoothness_table,
+    tradeoff_figure,
+)
 
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data"
 MOCAP = MIRROR / "cmu_mocap"
@@ -280,3 +289,45 @@ def test_mocap_pins_cover_the_trials_and_acclaim_files():
                 digest = hashlib.sha256((MOCAP / file).read_bytes().replace(b"\r\n", b"\n")
                                         if pins[source, file].sha256_of == "lf" else (MOCAP / file).read_bytes())
                 assert digest.hexdigest() == pins[source, file].sha256, file
+
+
+def _smoothness_file(folder: Path, name: str, factors: list, normalised: list, reconstruction_mse: list) -> str:
+    path = folder / f"{name}.npz"
+    np.savez(path, factors=np.array(factors), normalised=np.array(normalised),
+             reconstruction_mse=np.array(reconstruction_mse), mean_pose_mse=np.array([1.0, 4.0]))
+    return str(path)
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")  # method B, seed 3 never moves
+def test_smoothness_table_and_points_aggregate_runs_as_stated(tmp_path):
+    """Two methods x two seeds of two paths over two features: the table pools paths over seeds (normalised
+    values of still paths left out and counted) and reconstruction MSEs over seeds; a point is one seed."""
+    nan = float("nan")
+    files = [_smoothness_file(tmp_path, "a1", [[1, 2], [3, 4]], [[0.5, nan], [1.5, 1.0]], [0.25, 1.0]),
+             _smoothness_file(tmp_path, "a2", [[5, 6], [7, 8]], [[1.0, 0.2], [1.0, 0.4]], [0.75, 1.0]),
+             _smoothness_file(tmp_path, "b1", [[0, 0], [0, 0]], [[nan, nan], [nan, nan]], [1.0, 4.0]),
+             _smoothness_file(tmp_path, "b2", [[1, 1], [1, 1]], [[0.0, 0.0], [0.0, 0.0]], [1.0, 4.0])]
+    runs = smoothness_runs(files, ["A", "B"], [3, 7])
+    assert runs == {"A": {3: files[0], 7: files[1]}, "B": {3: files[2], 7: files[3]}}
+    with pytest.raises(ValueError, match="4 smoothness files for 3 methods x 2 seeds"):
+        smoothness_runs(files, ["A", "B", "C"], [3, 7])
+    meta = SimpleNamespace(features=["f0", "f1"], groups=["left leg", "right arm"])
+    table = smoothness_table(runs, meta).set_index(["method", "feature"])
+    a0, a1 = table.loc[("A", "f0")], table.loc[("A", "f1")]
+    assert a0["n_interpolations"] == 4 and a0["mean"] == 4.0 and a0["std"] == pytest.approx(np.sqrt(5))
+    assert a0["normalised_mean"] == 1.0 and a0["normalised_undefined"] == 0
+    assert a1["normalised_mean"] == pytest.approx(1.6 / 3) and a1["normalised_undefined"] == 1
+    assert a0["reconstruction_rms"] == pytest.approx(np.sqrt(0.5)) and a1["reconstruction_rms"] == 1.0
+    assert a0["mean_pose_rms"] == 1.0 and a1["mean_pose_rms"] == 2.0
+    assert table.loc[("B", "f0"), "normalised_undefined"] == 2 and table.loc[("B", "f0"), "normalised_mean"] == 0
+    points = smoothness_points(runs).set_index(["method", "seed"])
+    assert points.loc[("A", 3)].to_dict() == pytest.approx(
+        {"factor": 2.5, "normalised": 1.0, "reconstruction_rms": np.sqrt(0.625), "mean_pose_rms": np.sqrt(2.5)})
+    mean_pose_decoder = points.loc[("B", 3)]  # still paths, the mean pose's error
+    assert mean_pose_decoder["factor"] == 0 and np.isnan(mean_pose_decoder["normalised"])
+    assert mean_pose_decoder["reconstruction_rms"] == mean_pose_decoder["mean_pose_rms"]
+    markdown = smoothness_markdown(smoothness_table(runs, meta), smoothness_points(runs))
+    assert "| A | 4.0000 | 5.0000 | 4.5000 |" in markdown and "| A | 1.0000 | 0.5333 | 0.7667 |" in markdown
+    assert "| A | 7 | 6.5000 | 0.6500 | 0.9354 |" in markdown and "mean pose has error 1.581" in markdown
+    figure = tradeoff_figure(smoothness_points(runs))
+    assert [len(ax.collections) for ax in figure.axes] == [3, 2]

@@ -9,7 +9,13 @@ import torch
 from vhp_core import datasets
 from vhp_core.datasets import DATASETS
 from vhp_core.evaluate import encode_means, load_run
-from vhp_core.interpolation import interpolate, smoothness_factor
+from vhp_core.interpolation import (
+    interpolate,
+    mean_squared_error,
+    normalised_smoothness,
+    reconstruction_mse,
+    smoothness_factor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +42,30 @@ def interpolation_run(model_path: str | Path, settings: dict[str, Any]) -> dict[
 
 def smoothness_run(model_path: str | Path, settings: dict[str, Any], graphs: int,
                    interpolations: int) -> dict[str, np.ndarray]:
-    """Smoothness factors (graphs * interpolations, D) of paths between random test items (Fig. 7),
-    each graph drawn afresh from the prior, with the pairs' test indices."""
+    """Smoothness factors and normalised smoothness (graphs * interpolations, D) of paths between random test
+    items (Fig. 7), each graph drawn afresh from the prior, with the pairs' test indices; and per dimension the
+    mean squared error on the test items of the run's reconstructions and of the training mean (a decoder
+    that always outputs it: perfectly smooth, and the error that blurring tends to)."""
     model, saved = load_run(model_path)
     spec = saved["spec"]
-    test = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"]).test
+    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    test = splits.test
     generator = torch.Generator().manual_seed(spec["seed"])
-    factors, pairs, bridges = [], [], []
+    factors, normalised, pairs, bridges = [], [], [], []
     for g in range(graphs):
         start = torch.randint(len(test), (interpolations,), generator=generator)
         end = (start + torch.randint(1, len(test), (interpolations,), generator=generator)) % len(test)  # != start
         result = interpolate(model, test[start], test[end], settings["nodes"], settings["neighbours"],
                              settings["frames"], seed=spec["seed"] * 1000 + g)
         factors.append(smoothness_factor(result.decoded))
+        normalised.append(normalised_smoothness(result.decoded))
         pairs.append(torch.stack([start, end], dim=1))
         bridges.append(result.bridges)
-        log.info("graph %d/%d: mean smoothness factor %.4f, %d bridges", g + 1, graphs,
-                 float(factors[-1].mean()), result.bridges)
-    return {"factors": torch.cat(factors).numpy(), "pairs": torch.cat(pairs).numpy(), "bridges": np.array(bridges)}
+        log.info("graph %d/%d: mean smoothness factor %.4f, normalised %.4f, %d bridges", g + 1, graphs,
+                 float(factors[-1].mean()), float(normalised[-1].nanmean()), result.bridges)
+    reconstruction = reconstruction_mse(model, test)
+    log.info("test reconstruction RMS error %.4f", float(reconstruction.mean().sqrt()))
+    return {"factors": torch.cat(factors).numpy(), "normalised": torch.cat(normalised).numpy(),
+            "pairs": torch.cat(pairs).numpy(), "bridges": np.array(bridges),
+            "reconstruction_mse": reconstruction.numpy(),
+            "mean_pose_mse": mean_squared_error(splits.train.double().mean(dim=0), test).numpy()}

@@ -1,5 +1,5 @@
 """Figures of the CMU mocap experiment: graphs and paths (Fig. 5), decoded movements as stick figures
-(Fig. 6) and the smoothness factor per joint (Fig. 7)."""
+(Fig. 6), the smoothness factor per joint (Fig. 7) and smoothness against reconstruction error."""
 from pathlib import Path
 
 import matplotlib
@@ -72,16 +72,75 @@ def mocap_movements(runs: dict[str, str | Path], meta: MocapMeta, pair: int, jum
     return fig
 
 
-def smoothness_table(runs: dict[str, list[str | Path]], meta: MocapMeta) -> pd.DataFrame:
-    """Per method and feature: mean and std of the smoothness factor over every interpolation of every
-    graph and seed (label -> smoothness.npz files)."""
+def smoothness_runs(files: list[str], labels: list[str], seeds: list[int]) -> dict[str, dict[int, str]]:
+    """Method label -> seed -> smoothness.npz, from the method-major file list of the workflow's inputs."""
+    if len(files) != len(labels) * len(seeds):
+        raise ValueError(f"{len(files)} smoothness files for {len(labels)} methods x {len(seeds)} seeds")
+    return {label: dict(zip(seeds, files[m * len(seeds):(m + 1) * len(seeds)], strict=True))
+            for m, label in enumerate(labels)}
+
+
+def smoothness_table(runs: dict[str, dict[int, str]], meta: MocapMeta) -> pd.DataFrame:
+    """Per method and feature, over every interpolation of every graph and seed: mean and std of the smoothness
+    factor and of the normalised smoothness (paths along which the feature stands still, where it is undefined,
+    counted and left out); over the test frames of every seed, the RMS error of the reconstructions and of the
+    mean pose."""
     rows = []
     for label, paths in runs.items():
-        factors = np.concatenate([np.load(p)["factors"] for p in paths])  # (n, 50)
+        loaded = [np.load(p) for p in paths.values()]
+        factors, normalised = (np.concatenate([run[key] for run in loaded]) for key in ("factors", "normalised"))
+        reconstruction, mean_pose = (np.sqrt(np.mean([run[key] for run in loaded], axis=0))
+                                     for key in ("reconstruction_mse", "mean_pose_mse"))
         for j, (feature, group) in enumerate(zip(meta.features, meta.groups, strict=True)):
             rows.append({"method": label, "feature": feature, "group": group, "n_interpolations": len(factors),
-                         "mean": float(factors[:, j].mean()), "std": float(factors[:, j].std())})
+                         "mean": float(factors[:, j].mean()), "std": float(factors[:, j].std()),
+                         "normalised_mean": float(np.nanmean(normalised[:, j])),
+                         "normalised_std": float(np.nanstd(normalised[:, j])),
+                         "normalised_undefined": int(np.isnan(normalised[:, j]).sum()),
+                         "reconstruction_rms": float(reconstruction[j]), "mean_pose_rms": float(mean_pose[j])})
     return pd.DataFrame(rows)
+
+
+def smoothness_points(runs: dict[str, dict[int, str]]) -> pd.DataFrame:
+    """Per method and seed, over features (and paths): the mean smoothness factor and normalised smoothness,
+    and the RMS error of the test frames' reconstructions and of the mean pose."""
+    rows = []
+    for label, paths in runs.items():
+        for seed, path in paths.items():
+            run = np.load(path)
+            rows.append({"method": label, "seed": seed, "factor": float(run["factors"].mean(axis=0).mean()),
+                         "normalised": float(np.nanmean(run["normalised"], axis=0).mean()),
+                         "reconstruction_rms": float(np.sqrt(run["reconstruction_mse"].mean())),
+                         "mean_pose_rms": float(np.sqrt(run["mean_pose_mse"].mean()))})
+    return pd.DataFrame(rows)
+
+
+def tradeoff_figure(points: pd.DataFrame) -> plt.Figure:
+    """Smoothness against reconstruction error, one point per method and seed: the paper's factor (left), which
+    a decoder wins by reproducing less (the mean pose scores 0), and the normalised smoothness (right), which
+    blurring leaves unchanged. The dashed line is the mean pose's error."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.2), layout="constrained")
+    mean_pose = float(points["mean_pose_rms"].mean())
+    panels = [("factor", "smoothness factor\n(RMS 2nd difference)"),
+              ("normalised", "normalised smoothness\n(RMS 2nd / RMS 1st difference)")]
+    for ax, (column, ylabel) in zip(axes, panels, strict=True):
+        for method, part in points.groupby("method", sort=False):
+            ax.scatter(part["reconstruction_rms"], part[column], s=28, label=method)
+            for _, row in part.iterrows():
+                ax.annotate(str(row["seed"]), (row["reconstruction_rms"], row[column]), xytext=(3, 3),
+                            textcoords="offset points", fontsize=7)
+        ax.axvline(mean_pose, color="0.5", ls="--", lw=0.8)
+        ax.set_xlim(0, 1.08 * max(mean_pose, float(points["reconstruction_rms"].max())))
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("test reconstruction RMS error (z-scored)")
+        ax.set_ylabel(ylabel)
+    axes[0].scatter([mean_pose], [0], marker="*", s=90, color="0.3", clip_on=False, zorder=3,
+                    label="mean pose (constant decoder)")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=points["method"].nunique() + 1,
+               fontsize=8)
+    fig.suptitle("Smoothness against reconstruction error, per method and seed (lower is better on every axis)",
+                 fontsize=9)
+    return fig
 
 
 def smoothness_figure(table: pd.DataFrame) -> plt.Figure:
@@ -110,16 +169,40 @@ def smoothness_figure(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def smoothness_markdown(table: pd.DataFrame) -> str:
-    """Per method and body part, the mean smoothness factor (and overall), lower is smoother."""
-    pivot = table.pivot_table(index="method", columns="group", values="mean", sort=False)
-    pivot["all joints"] = table.groupby("method", sort=False)["mean"].mean()
-    header = "| method | " + " | ".join(pivot.columns) + " |"
-    lines = [header, "|" + "---|" * (len(pivot.columns) + 1)]
-    lines += [f"| {method} | " + " | ".join(f"{v:.4f}" for v in row) + " |" for method, row in pivot.iterrows()]
+def _markdown_table(frame: pd.DataFrame, digits: int) -> list[str]:
+    """The rows of a Markdown table of `frame`, numbers to `digits` decimals."""
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    return lines + ["| " + " | ".join(v if isinstance(v, str) else f"{v:.{digits}f}" for v in row) + " |"
+                    for row in frame.astype(object).itertuples(index=False)]
+
+
+def _by_group(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Per method (rows) and body part (columns), the mean over the part's channels of `column`, and over all."""
+    pivot = table.pivot_table(index="method", columns="group", values=column, sort=False)
+    pivot["all joints"] = table.groupby("method", sort=False)[column].mean()
+    return pivot.reset_index()
+
+
+def smoothness_markdown(table: pd.DataFrame, points: pd.DataFrame) -> str:
+    """Per method and body part the mean smoothness factor and normalised smoothness, and per method and seed
+    both beside the reconstruction error; lower is better everywhere."""
     n = int(table["n_interpolations"].iloc[0])
-    return ("# Smoothness factor of mocap interpolations (Fig. 7)\n\nMean over the channels of each body part of "
-            f"the per-channel mean over {n} interpolations (RMS of the second difference of the decoded, z-scored "
-            "joint angles along the path; lower is smoother). Paper (Sec. 4.2, Fig. 7): VHP + REWO gives "
-            "smoother interpolations than VampPrior and IWAE, on an axis of 0 to 0.03 in the paper's own "
-            "normalisation, which is not given: only the ordering is comparable.\n\n" + "\n".join(lines) + "\n")
+    seeds = points.assign(seed=points["seed"].astype(str))[["method", "seed", "factor", "normalised",
+                                                            "reconstruction_rms"]]
+    seeds.columns = ["method", "seed", "smoothness factor", "normalised smoothness", "reconstruction RMS error"]
+    return "\n".join([
+        "# Smoothness factor of mocap interpolations (Fig. 7)", "",
+        "Mean over the channels of each body part of the per-channel mean over "
+        f"{n} interpolations (RMS of the second difference of the decoded, z-scored joint angles along the path; "
+        "lower is smoother). Paper (Sec. 4.2, Fig. 7): VHP + REWO gives smoother interpolations than VampPrior "
+        "and IWAE, on an axis of 0 to 0.03 in the paper's own normalisation, which is not given: only the "
+        "ordering is comparable.", "", *_markdown_table(_by_group(table, "mean"), 4), "",
+        "## Normalised smoothness", "",
+        "The same factor divided, per path and channel, by the RMS of the first difference (paths along which a "
+        "channel stands still are left out): scale-free, so a decoder that blurs towards the mean pose does not "
+        "gain by it. 0 at constant speed; about 1.4 for a path that stands still but for one leap.", "",
+        *_markdown_table(_by_group(table, "normalised_mean"), 4), "",
+        "## Per seed, beside the reconstruction error", "",
+        "RMS error of decoding the posterior mean of each test frame (z-scored units, over frames and channels). "
+        f"A decoder that always outputs the mean pose has error {points['mean_pose_rms'].mean():.3f} and "
+        "smoothness factor 0.", "", *_markdown_table(seeds, 4), ""])
