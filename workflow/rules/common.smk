@@ -99,8 +99,9 @@ INTERPOLATION_FIGURES = figures(
     "fig5_mocap_graphs",
     "fig6_mocap_movements",
 )
+SMOOTHNESS_FIGURES = figures("fig7_smoothness", "fig7_tradeoff")
 SMOOTHNESS_OUTPUTS = [
-    *figures("fig7_smoothness"),
+    *SMOOTHNESS_FIGURES,
     "results/tables/smoothness.csv",
     "results/tables/smoothness.md",
 ]
@@ -120,7 +121,7 @@ def pendulum_outputs():
 def figure_outputs():
     return list(
         dict.fromkeys(
-            [*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *figures("fig7_smoothness")]
+            [*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *SMOOTHNESS_FIGURES]
         )
     )
 

@@ -19,7 +19,8 @@ rule interpolate:
 
 
 rule smoothness_run:
-    """Smoothness factors of one run: graphs x interpolations between random test items (Fig. 7)."""
+    """Smoothness factors of one run: graphs x interpolations between random test items (Fig. 7), the
+    normalised smoothness of the same paths and the test items' reconstruction error."""
     input:
         model=f"{RUN}/model.pt",
     output:
@@ -115,7 +116,8 @@ rule fig5_fig6_mocap_interpolation:
 
 
 rule fig7_smoothness:
-    """Fig. 7: the smoothness factor per joint channel, mean and std per method; its table beside the paper."""
+    """Fig. 7: the smoothness factor per joint channel, mean and std per method; its table beside the paper,
+    with the normalised smoothness and the reconstruction error."""
     input:
         runs=smoothness_inputs(),
         data=expand(
@@ -147,3 +149,27 @@ rule fig7_smoothness:
         data_args=config["datasets"][config["figures"]["smoothness"]["dataset"]]["args"],
     script:
         "../scripts/fig7_smoothness.py"
+
+
+rule fig7_tradeoff:
+    """Fig. 7's trade-off: per method and seed, the smoothness factor and the normalised smoothness against
+    the test frames' reconstruction error, so a smoothness won by blurring shows as such."""
+    input:
+        runs=smoothness_inputs(),
+    output:
+        png=report(
+            "results/figures/fig7_tradeoff.png",
+            caption="../report/fig7_tradeoff.rst",
+            category="Figures",
+        ),
+        pdf="results/figures/fig7_tradeoff.pdf",
+    log:
+        "logs/figures/fig7_tradeoff.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        labels=method_labels(config["figures"]["smoothness"]["methods"]),
+        seeds=smoothness_seeds(),
+    script:
+        "../scripts/fig7_tradeoff.py"
