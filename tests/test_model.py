@@ -188,3 +188,17 @@ def test_a_gated_model_trains_with_every_prior(prior):
 def test_an_unknown_activation_names_the_choices():
     with pytest.raises(ValueError, match="gated"):
         mlp([3, 4, 2], "swish")
+
+
+def test_the_unstandardised_hierarchical_prior_is_the_paper_s_and_learns_no_loc_or_scale():
+    torch.manual_seed(0)
+    standardised = HierarchicalPrior(latent_dim=2, zeta_dim=2, hidden=[8], activation="tanh")
+    plain = HierarchicalPrior(latent_dim=2, zeta_dim=2, hidden=[8], activation="tanh", standardise=False)
+    plain.load_state_dict({k: v for k, v in standardised.state_dict().items() if k != "initialised"})
+    assert not plain.awaiting_data and plain.data_init(torch.ones(3, 2), torch.ones(3, 2)) == {}
+    assert {"loc", "log_scale"}.isdisjoint(dict(plain.named_parameters()))
+    z = 3.0 * torch.randn(6, 2)
+    torch.manual_seed(1)
+    expected = standardised.log_prob_iw(z, 8)  # loc 0, scale 1: the identity
+    torch.manual_seed(1)
+    assert torch.equal(plain.log_prob_iw(z, 8), expected)

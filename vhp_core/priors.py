@@ -92,20 +92,28 @@ class HierarchicalPrior(Prior):
     the rest of Theta and initialised from the aggregate posterior of the first batch the prior is
     trained on (as ActNorm in Glow). This only reparameterises the networks' first and last layers,
     but without it the prior collapses to a blob when the codes are far from unit scale, as REWO's
-    initial phase leaves them (docs/deviations.md)."""
+    initial phase leaves them (docs/deviations.md). `standardise: false` gives the paper's prior as
+    written (loc = 0, scale = 1, fixed), for the sensitivity study."""
 
-    def __init__(self, latent_dim: int, zeta_dim: int, hidden: list[int], activation: str):
+    def __init__(self, latent_dim: int, zeta_dim: int, hidden: list[int], activation: str, standardise: bool = True):
         super().__init__(latent_dim)
         self.zeta_dim = zeta_dim
+        self.standardise = standardise
         self.p_z = ConditionalGaussian(zeta_dim, latent_dim, hidden, activation)  # p_Theta(u|zeta)
         self.q_zeta = ConditionalGaussian(latent_dim, zeta_dim, hidden, activation)  # q_Phi(zeta|u)
-        self.loc = nn.Parameter(torch.zeros(latent_dim))
-        self.log_scale = nn.Parameter(torch.zeros(latent_dim))
-        self.register_buffer("initialised", torch.tensor(False))
+        if standardise:
+            self.loc = nn.Parameter(torch.zeros(latent_dim))
+            self.log_scale = nn.Parameter(torch.zeros(latent_dim))
+            self.register_buffer("initialised", torch.tensor(False))
+        else:
+            self.register_buffer("loc", torch.zeros(latent_dim))
+            self.register_buffer("log_scale", torch.zeros(latent_dim))
 
     def data_init(self, mu: torch.Tensor, std: torch.Tensor) -> dict[str, torch.Tensor]:
         """loc, scale = the mean and standard deviation per dimension of the batch's aggregate posterior
         (1/N) sum_n q(z|x_n), the distribution the prior is fitted to: scale^2 = var(mu) + mean(std^2)."""
+        if not self.standardise:
+            return {}
         scale2 = mu.var(0, correction=0) + std.pow(2).mean(0)
         return {"loc": mu.mean(0), "log_scale": scale2.sqrt().clamp_min(1e-3).log()}
 

@@ -294,7 +294,7 @@ class _Trainer:
         self.reconstruct = functools.partial(_reconstruct, samples=samples)
         self.loss = functools.partial(_loss, prior_k=prior_k, objective=objective)
         self.valid_sum = functools.partial(_neg_elbo_sum, k=spec["k"])
-        self.init_prior = type(self.packed.template.prior).data_init is not Prior.data_init  # until all are done
+        self.init_prior = "prior.initialised" in self.packed.buffers  # a data-initialised prior: until all are done
         self.x_train = splits.train[:self.train_cfg.get("train_items")].to(device)
         self.x_valid = splits.valid.to(device)
         self.batch = self.train_cfg["batch_size"]
