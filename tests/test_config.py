@@ -6,15 +6,24 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from vhp_core.config import SCHEMA, ConfigError, load_config, resolve_run, validate
-from vhp_core.datasets import DATASETS
+from vhp_core.config import (
+    SCHEMA,
+    ConfigError,
+    data_root,
+    expand_likes,
+    load_config,
+    resolve_run,
+    run_grid,
+    sensitivity_levels,
+    validate,
+)
 from vhp_core.likelihoods import LIKELIHOODS
 from vhp_core.objectives import OBJECTIVES
 from vhp_core.schedules import KINDS
 
 BAD = [
     (lambda c: c.update(epochs=3), "(top level)", "'epochs' was unexpected"),
-    (lambda c: c["datasets"].update(mnist=c["datasets"]["pendulum"]), "datasets", "'mnist'"),
+    (lambda c: c["datasets"].update(mnist=c["datasets"]["pendulum"]), "datasets/mnist", "not a registered dataset"),
     (lambda c: c["datasets"]["pendulum"]["training"].update(lr=-1), "datasets/pendulum/training/lr", "-1"),
     (lambda c: c["datasets"]["pendulum"]["model"].update(likelihood="poisson"), "model/likelihood", "'poisson'"),
     (lambda c: c["methods"]["vhp_rewo"]["schedule"].update(name="cosine"), "schedule/name", "'cosine'"),
@@ -66,4 +75,62 @@ def test_schema_enums_match_the_registries():
     assert set(defs["model"]["properties"]["likelihood"]["enum"]) == set(LIKELIHOODS)
     method = defs["method_fields"]["properties"]
     assert set(method["objective"]["enum"]) == set(OBJECTIVES)
-    assert set(schema["properties"]["datasets"]["propertyNames"]["enum"]) == set(DATASETS)
+    assert "enum" not in schema["properties"]["datasets"]["propertyNames"]  # names are checked against DATASETS
+
+
+def test_a_variant_states_only_what_differs(smoke_config):
+    config = copy.deepcopy(smoke_config)
+    config["methods"]["rewo_tau1"] = {"like": "vhp_rewo", "schedule": {"tau": 1.0}, "kappa": 2.0}
+    config["methods"]["rewo_tau1_wide"] = {"like": "rewo_tau1", "model": {"hidden": [64]}}
+    config["datasets"]["pendulum_thin"] = {"like": "pendulum", "args": {"rod_width": 1.0}}
+    expand_likes(config)
+    validate(config)
+    spec = resolve_run(config, "pendulum_thin", "rewo_tau1_wide", 3)
+    rewo = resolve_run(config, "pendulum", "vhp_rewo", 3)
+    assert spec["schedule"] == {**rewo["schedule"], "tau": 1.0} and spec["kappa"] == 2.0
+    assert spec["model"] == {**rewo["model"], "hidden": [64]}
+    assert spec["dataset_args"] == {**rewo["dataset_args"], "rod_width": 1.0}
+    assert spec["dataset_kind"] == "pendulum" and "dataset_kind" not in rewo  # specs of registered datasets unchanged
+    assert spec["data_root"] == f"{config['data']['root']}/variants/pendulum_thin" == data_root(config, "pendulum_thin")
+    assert rewo["data_root"] == config["data"]["root"] and rewo["kappa"] == config["datasets"]["pendulum"]["kappa"]
+
+
+@pytest.mark.parametrize("like, message", [("vhp_rewoo", "methods/x/like: 'vhp_rewoo' is not defined"),
+                                           ("x", "methods/x/like: a cycle, x -> x")])
+def test_a_bad_like_names_the_key(smoke_config, like, message):
+    config = copy.deepcopy(smoke_config)
+    config["methods"]["x"] = {"like": like}
+    with pytest.raises(ConfigError, match=message):
+        expand_likes(config)
+
+
+def sensitivity_config(smoke_config: dict) -> dict:
+    config = copy.deepcopy(smoke_config)
+    config["methods"]["rewo_tau1"] = {"like": "vhp_rewo", "schedule": {"tau": 1.0}}
+    config["methods"]["rewo_tau9"] = {"like": "vhp_rewo", "schedule": {"tau": 9.0}}
+    config["sensitivity"] = {"dataset": "pendulum", "method": "vhp_rewo", "seeds": [1, 2], "factors": {
+        "tau": {"reference": 3, "levels": [{"value": 9, "method": "rewo_tau9"}, {"value": 1, "method": "rewo_tau1"}]},
+        "renderer": {"reference": "thick", "levels": [{"value": "thin", "dataset": "pendulum_thin"}]}}}
+    config["datasets"]["pendulum_thin"] = {"like": "pendulum", "args": {"rod_width": 1.0}}
+    expand_likes(config)
+    return config
+
+
+def test_sensitivity_settings_are_in_order_and_in_the_run_grid(smoke_config):
+    config = sensitivity_config(smoke_config)
+    validate(config)
+    levels = sensitivity_levels(config)
+    assert [(r["factor"], r["value"], r["reference"]) for r in levels] == [
+        ("tau", 1, False), ("tau", 3, True), ("tau", 9, False), ("renderer", "thick", True),
+        ("renderer", "thin", False)]
+    grid = run_grid(config)
+    for dataset, method in [("pendulum", "rewo_tau1"), ("pendulum", "rewo_tau9"), ("pendulum_thin", "vhp_rewo")]:
+        assert [(dataset, method, 1), (dataset, method, 2)] == [r for r in grid if r[:2] == (dataset, method)]
+    assert len(grid) == len(set(grid))
+
+
+def test_a_sensitivity_level_naming_an_unknown_method_is_refused(smoke_config):
+    config = sensitivity_config(smoke_config)
+    config["sensitivity"]["factors"]["tau"]["levels"][1]["method"] = "rewo_tau2"
+    with pytest.raises(ConfigError, match=r"sensitivity/factors/tau/levels/1/method: 'rewo_tau2'"):
+        validate(config)

@@ -129,3 +129,22 @@ def test_smoke_dag_interpolations_and_smoothness(workdir):
     assert len(steps) == 3 and steps["max_step_deg"].between(0, 180).all()
     markdown = (workdir / "results" / "tables" / "smoothness.md").read_text()
     assert "| VHP + REWO |" in markdown and "| VHP + REWO | 1 |" in markdown and "## Normalised smoothness" in markdown
+
+
+def test_smoke_sensitivity_study(workdir, tmp_path):
+    """sensitivity.yaml at the smoke scale with one seed: every setting is trained (variants of the
+    method and of the dataset, whose data land in a folder of their own) and lands in the table and figure."""
+    one_seed = tmp_path / "one_seed.yaml"
+    one_seed.write_text("sensitivity: {seeds: [1]}\n")
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "sensitivity", "--configfile", "workflow/config/sensitivity.yaml",
+                          "workflow/config/smoke.yaml", str(one_seed)], cwd=workdir, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = pd.read_csv(workdir / "results" / "tables" / "table1_sensitivity.csv")
+    spec = yaml.safe_load((workdir / "workflow" / "config" / "sensitivity.yaml").read_text())["sensitivity"]
+    assert list(dict.fromkeys(table["factor"])) == list(spec["factors"])
+    assert len(table) == sum(1 + len(f["levels"]) for f in spec["factors"].values())
+    assert (table["n_seeds"] == 1).all() and table["abs_error_median"].between(0, 3.1416).all()
+    assert table.loc[table["is_reference"], "method"].eq("vhp_rewo").all()
+    assert (workdir / "data" / "variants" / "pendulum_rod5" / "pendulum" / "manifest.json").exists()
+    for ext in ("png", "pdf"):
+        assert (workdir / "results" / "figures" / f"table1_sensitivity.{ext}").stat().st_size > 10_000

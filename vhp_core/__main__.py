@@ -9,7 +9,7 @@ import json
 import logging
 
 from vhp_core import datasets
-from vhp_core.config import load_config, resolve_run
+from vhp_core.config import data_root, dataset_kind, load_config, resolve_run
 from vhp_core.evaluate import evaluate_run
 from vhp_core.io import write_json
 from vhp_core.train import train_run
@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     config = load_config(*(args.config or [DEFAULT_CONFIG]))
     if args.command == "prepare":
-        datasets.prepare(args.dataset, config["data"]["root"], config["datasets"][args.dataset]["args"])
+        if args.dataset not in config["datasets"]:
+            parser.error(f"--dataset {args.dataset!r} is not defined under `datasets`; defined: "
+                         f"{sorted(config['datasets'])}")
+        datasets.prepare(dataset_kind(config, args.dataset), data_root(config, args.dataset),
+                         config["datasets"][args.dataset]["args"])
     else:
         print(json.dumps(train_run(resolve_run(config, args.dataset, args.method, args.seed), args.run_dir)))
 

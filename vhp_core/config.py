@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vhp_core.datasets import DATASETS
 from vhp_core.devices import DeviceError, resolve_device
 from vhp_core.priors import PRIORS
 
@@ -36,13 +37,63 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def load_config(*paths: str | Path) -> dict[str, Any]:
-    """Read and merge YAML files in order (later ones override), then validate."""
+    """Read and merge YAML files in order (later ones override), expand `like`, then validate."""
     config: dict[str, Any] = {}
     for path in paths:
         with open(path) as f:
             config = deep_merge(config, yaml.safe_load(f) or {})
+    expand_likes(config)
     validate(config)
     return config
+
+
+def expand_likes(config: dict[str, Any]) -> None:
+    """In place: an entry of `datasets` or `methods` with `like: NAME` becomes NAME's (expanded) entry
+    with its own keys merged over it, so a variant states only what differs (it keeps `like`)."""
+    for section in ("datasets", "methods"):
+        if isinstance(config.get(section), dict):
+            config[section].update(_expanded(section, config[section]))
+
+
+def _expanded(section: str, entries: dict[str, Any]) -> dict[str, Any]:
+    done: dict[str, Any] = {}
+
+    def expand(name: str, chain: tuple[str, ...]) -> Any:
+        entry = entries[name]
+        if name in done or not isinstance(entry, dict) or "like" not in entry:
+            return done.setdefault(name, entry)
+        parent = entry["like"]
+        if parent not in entries:
+            raise ConfigError(f"config key {section}/{name}/like: {parent!r} is not defined under `{section}`; "
+                              f"defined: {sorted(entries)}")
+        if parent in chain:
+            raise ConfigError(f"config key {section}/{name}/like: a cycle, {' -> '.join((*chain, name, parent))}")
+        done[name] = deep_merge(expand(parent, (*chain, name)), entry)
+        return done[name]
+
+    for name in entries:
+        expand(name, ())
+    return done
+
+
+def dataset_kind(config: dict[str, Any], dataset: str) -> str:
+    """The registered dataset that generates a config entry: its own name, or that of the entry it is
+    `like` (followed to the end)."""
+    while "like" in config["datasets"][dataset]:
+        dataset = config["datasets"][dataset]["like"]
+    return dataset
+
+
+def data_root(config: dict[str, Any], dataset: str) -> str:
+    """Where a dataset's files go: the data root, or for a variant (other args of a registered dataset)
+    a folder of its own under `variants/`, so its files never replace the original's."""
+    root = config["data"]["root"]
+    return root if dataset_kind(config, dataset) == dataset else f"{root}/variants/{dataset}"
+
+
+def manifest_path(config: dict[str, Any], dataset: str) -> str:
+    """The file whose presence says a dataset is prepared (written last by `datasets.prepare`)."""
+    return f"{data_root(config, dataset)}/{dataset_kind(config, dataset)}/manifest.json"
 
 
 def _location(error: jsonschema.ValidationError) -> str:
@@ -57,6 +108,10 @@ def validate(config: dict[str, Any]) -> None:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"config key {_location(error)}: {error.message}")
+    for name in config["datasets"]:
+        if dataset_kind(config, name) not in DATASETS:
+            raise ConfigError(f"config key datasets/{name}: not a registered dataset; registered: {sorted(DATASETS)} "
+                              "(a variant of one names it with `like:`)")
     try:
         resolve_device(config["device"], "device")
     except DeviceError as exc:
@@ -79,6 +134,8 @@ def validate(config: dict[str, Any]) -> None:
             if method not in config["methods"]:
                 raise ConfigError(f"config key datasets/{dataset}/overrides: {method!r} is not defined under "
                                   f"`methods`; defined: {sorted(config['methods'])}")
+    if "sensitivity" in config:
+        _validate_sensitivity(config)
     for figure, spec in config["figures"].items():
         for method in spec.get("methods", []):
             if method not in config["methods"]:
@@ -92,9 +149,38 @@ def validate(config: dict[str, Any]) -> None:
                               f"`datasets/{spec['dataset']}/interpolation` settings")
 
 
+def _validate_sensitivity(config: dict[str, Any]) -> None:
+    spec = config["sensitivity"]
+    for key, section in (("dataset", "datasets"), ("method", "methods")):
+        if spec[key] not in config[section]:
+            raise ConfigError(f"config key sensitivity/{key}: {spec[key]!r} is not defined under `{section}`; "
+                              f"defined: {sorted(config[section])}")
+    for factor, levels in spec["factors"].items():
+        for i, level in enumerate(levels["levels"]):
+            for key, section in (("dataset", "datasets"), ("method", "methods")):
+                if key in level and level[key] not in config[section]:
+                    raise ConfigError(f"config key sensitivity/factors/{factor}/levels/{i}/{key}: {level[key]!r} is "
+                                      f"not defined under `{section}`; defined: {sorted(config[section])}")
+
+
+def sensitivity_levels(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every setting of the sensitivity study, factor by factor, in increasing value where the values
+    are numbers: {factor, value, dataset, method, reference}; a level changes the dataset or the method."""
+    spec = config["sensitivity"]
+    rows = []
+    for factor, f in spec["factors"].items():
+        settings = [{"factor": factor, "value": f["reference"], "dataset": spec["dataset"], "method": spec["method"],
+                     "reference": True}]
+        settings += [{"factor": factor, "value": level["value"], "dataset": level.get("dataset", spec["dataset"]),
+                      "method": level.get("method", spec["method"]), "reference": False} for level in f["levels"]]
+        numeric = all(isinstance(r["value"], int | float) and not isinstance(r["value"], bool) for r in settings)
+        rows += sorted(settings, key=lambda r: r["value"]) if numeric else settings
+    return rows
+
+
 def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) -> dict[str, Any]:
     """Everything one training run needs: the dataset's defaults, overridden by the method's entry,
-    overridden by the dataset's `overrides` for that method."""
+    overridden by the dataset's `overrides` for that method (kappa too: a method may set its own)."""
     if dataset not in config["datasets"]:
         raise ConfigError(f"dataset {dataset!r} is not defined under `datasets`")
     if method not in config["methods"]:
@@ -102,6 +188,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
     ds = config["datasets"][dataset]
     m = deep_merge(config["methods"][method], ds.get("overrides", {}).get(method, {}))
     prior_args = deep_merge(ds["prior_args"].get(m["prior"], {}), m.get("prior_args", {}))
+    kind = dataset_kind(config, dataset)
     return {
         "dataset": dataset,
         "method": method,
@@ -109,7 +196,8 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "device": config["device"],
         "torch_threads": config["torch_threads"],
         "runtime": dict(config["runtime"]),
-        "data_root": config["data"]["root"],
+        "data_root": data_root(config, dataset),
+        **({} if kind == dataset else {"dataset_kind": kind}),  # only for variants: other specs stay as they were
         "dataset_args": ds["args"],
         "model": deep_merge(ds["model"], m.get("model", {})),
         "prior": m["prior"],
@@ -117,7 +205,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "objective": m["objective"],
         "k": m["k"],
         "schedule": m["schedule"],
-        "kappa": ds.get("kappa"),
+        "kappa": m.get("kappa", ds.get("kappa")),
         "training": deep_merge(ds["training"], m.get("training", {})),
         "evaluation": ds["evaluation"],
     }
@@ -133,6 +221,9 @@ def run_grid(config: dict[str, Any]) -> list[Run]:
     for spec in config["tables"].values():
         seeds = spec.get("seeds", config["seeds"])
         runs += [(d, m, s) for d in spec["datasets"] for m in spec["methods"] for s in seeds]
+    if "sensitivity" in config:
+        seeds = config["sensitivity"]["seeds"]
+        runs += [(level["dataset"], level["method"], s) for level in sensitivity_levels(config) for s in seeds]
     for spec in config["figures"].values():
         if "dataset" in spec:
             seeds = [spec["seed"]] if "seed" in spec else spec.get("seeds", config["seeds"])

@@ -52,7 +52,7 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
     model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
-    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    splits = datasets.load_run_data(spec)
     subset = nll_subset(len(splits.test), n_items)
     x = splits.test[subset]
     start = time.perf_counter()
@@ -69,7 +69,7 @@ def evaluate_run(model_path: str | Path) -> dict[str, Any]:
     model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
-    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    splits = datasets.load_run_data(spec)
     test = splits.test.to(module_device(model))
     mu_test = encode_means(model, test)
     k = spec["evaluation"]["k"]
@@ -80,7 +80,7 @@ def evaluate_run(model_path: str | Path) -> dict[str, Any]:
         "latent_dim": spec["model"]["latent_dim"],
         **saved["summary"],
     }
-    if spec["dataset"] == "pendulum" and spec["model"]["latent_dim"] == 2:
+    if datasets.kind(spec) == "pendulum" and spec["model"]["latent_dim"] == 2:
         mu_fit = encode_means(model, splits.valid).cpu().numpy()
         z_test, angle_fit, angle_test = mu_test.cpu().numpy(), splits.labels["valid"], splits.labels["test"]
         metrics["ols"] = angle_regression_error(mu_fit, angle_fit, z_test, angle_test)

@@ -24,7 +24,7 @@ def interpolation_run(model_path: str | Path, settings: dict[str, Any]) -> dict[
     """The graph and the interpolations between the config's `pairs` (in the dataset's terms), as arrays."""
     model, saved = load_run(model_path)
     spec = saved["spec"]
-    endpoints = DATASETS[spec["dataset"]].endpoints
+    endpoints = DATASETS[datasets.kind(spec)].endpoints
     if endpoints is None:
         raise ValueError(f"dataset {spec['dataset']!r} defines no interpolation endpoints; "
                          f"datasets/{spec['dataset']}/interpolation/pairs cannot be read")
@@ -33,7 +33,7 @@ def interpolation_run(model_path: str | Path, settings: dict[str, Any]) -> dict[
                          seed=spec["seed"])
     log.info("%s/%s seed %d: %d pairs, %d edges, %d bridges", spec["dataset"], spec["method"], spec["seed"],
              len(x_start), len(result.edges), result.bridges)
-    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    splits = datasets.load_run_data(spec)
     codes = encode_means(model, splits.train).cpu().numpy()  # the training data in the same latent space
     labels = splits.labels["train"] if splits.labels is not None else np.zeros(len(codes))
     return {**result.arrays(), "x_start": x_start.numpy(), "x_end": x_end.numpy(), "codes": codes,
@@ -48,7 +48,7 @@ def smoothness_run(model_path: str | Path, settings: dict[str, Any], graphs: int
     that always outputs it: perfectly smooth, and the error that blurring tends to)."""
     model, saved = load_run(model_path)
     spec = saved["spec"]
-    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    splits = datasets.load_run_data(spec)
     test = splits.test
     generator = torch.Generator().manual_seed(spec["seed"])
     factors, normalised, pairs, bridges = [], [], [], []

@@ -141,3 +141,41 @@ def table1_strip(metrics: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
            Line2D([], [], ls="", marker="x", color="tab:red", label="paper")]
     fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=len(key), frameon=False)
     return fig
+
+
+def sensitivity_figure(table: pd.DataFrame, metrics: pd.DataFrame, paper: float | None) -> plt.Figure:
+    """The sensitivity study: a panel per factor, a column of per-seed OLS errors per setting (filled: one
+    clean loop), the median as a bar, the clean loops as 'k/n' above, the reference setting's label in
+    bold and the paper's value of the reference method as a dashed line."""
+    factors = list(dict.fromkeys(table["factor"]))
+    fig, axes = plt.subplots(1, len(factors), figsize=(2.6 * len(factors) + 1, 4), sharey=True, squeeze=False)
+    top = max(float(metrics["ols.abs_error"].max()), paper or 0.0) * 1.15
+    for ax, factor in zip(axes[0], factors, strict=True):
+        rows = table[table["factor"] == factor].reset_index(drop=True)
+        for x, row in rows.iterrows():
+            runs = metrics[(metrics["dataset"] == row["dataset"]) & (metrics["method"] == row["method"])]
+            values = runs.sort_values("seed")["ols.abs_error"].to_numpy(dtype=float)
+            clean = (runs.sort_values("seed")["loop.rotation_index"] == 1).to_numpy()
+            jitter = np.linspace(-0.2, 0.2, len(values)) if len(values) > 1 else np.zeros(len(values))
+            ax.scatter(x + jitter[clean], values[clean], s=16, color="tab:blue", zorder=3)
+            ax.scatter(x + jitter[~clean], values[~clean], s=16, facecolors="none", edgecolors="tab:blue", zorder=3)
+            if len(values):
+                ax.hlines(np.median(values), x - 0.3, x + 0.3, color="k", lw=1.5)
+            ax.text(x, top, f"{row['clean_loops']}/{row['n_seeds']}", ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(range(len(rows)), [str(v) for v in rows["value"]])
+        for tick, is_ref in zip(ax.get_xticklabels(), rows["is_reference"], strict=True):
+            tick.set_fontweight("bold" if is_ref else "normal")
+        if paper is not None:
+            ax.axhline(paper, color="tab:red", ls="--", lw=1)
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_ylim(0, top * 1.1)
+        ax.set_title(factor, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0, 0].set_ylabel("OLS angle error on the test set (rad)")
+    key = [Line2D([], [], ls="", marker="o", color="tab:blue", label="seed: one clean loop"),
+           Line2D([], [], ls="", marker="o", mfc="none", color="tab:blue", label="seed: no clean loop"),
+           Line2D([], [], color="k", lw=1.5, label="median"),
+           Line2D([], [], color="tab:red", ls="--", label="paper (reference method)")]
+    fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(key), frameon=False)
+    fig.supxlabel("setting (bold: the reference); k/n: seeds with one clean loop", fontsize=8)
+    return fig

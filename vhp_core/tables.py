@@ -63,6 +63,51 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sensitivity_table(metrics: pd.DataFrame, levels: list[dict], labels: dict[str, str]) -> pd.DataFrame:
+    """One row per setting of the sensitivity study (`config.sensitivity_levels`): Table 1's read-outs
+    over its seeds, and its OLS error's paired difference from its factor's reference setting."""
+    _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "sensitivity")
+
+    def errors(level: dict) -> pd.Series:
+        runs = metrics[(metrics["dataset"] == level["dataset"]) & (metrics["method"] == level["method"])]
+        return runs.set_index("seed")["ols.abs_error"]
+
+    references = {level["factor"]: errors(level) for level in levels if level["reference"]}
+    rows = []
+    for level in levels:
+        runs = metrics[(metrics["dataset"] == level["dataset"]) & (metrics["method"] == level["method"])]
+        here, reference = errors(level), references[level["factor"]]
+        seeds = here.index.intersection(reference.index)
+        comparison = None if level["reference"] else paired_bootstrap((here[seeds] - reference[seeds]).to_numpy())
+        rows.append({
+            "factor": level["factor"], "value": level["value"], "dataset": level["dataset"],
+            "method": level["method"], "label": labels.get(level["method"], level["method"]),
+            "is_reference": level["reference"], "n_seeds": len(runs),
+            **{f"abs_error_{k}": v for k, v in spread(runs["ols.abs_error"]).items()},
+            "clean_loops": int((runs["loop.rotation_index"] == 1).sum()),
+            **{f"loop_error_{k}": v for k, v in spread(runs["loop.abs_error"]).items()},
+            **{k: v for k, v in _comparison_columns(comparison, "").items() if k != "reference"},
+        })
+    return pd.DataFrame(rows)
+
+
+def sensitivity_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The sensitivity table for people, in the form of Table 1's."""
+    return pd.DataFrame({
+        "factor": table["factor"], "value": [f"{v} (reference)" if r else str(v)
+                                             for v, r in zip(table["value"], table["is_reference"], strict=True)],
+        "seeds": table["n_seeds"],
+        "OLS error, median [IQR]": [_median_iqr(r.abs_error_median, r.abs_error_q25, r.abs_error_q75)
+                                    for r in table.itertuples()],
+        "clean loops": [f"{r.clean_loops} of {r.n_seeds}" for r in table.itertuples()],
+        "loop read-out error, median [IQR]": [_median_iqr(r.loop_error_median, r.loop_error_q25, r.loop_error_q75)
+                                              for r in table.itertuples()],
+        "OLS error minus reference [95% CI]": [
+            _difference(r, 3, r["is_reference"]) for _, r in table.iterrows()],
+        "within noise": [_noise(r) for _, r in table.iterrows()],
+    })
+
+
 def table2(nll: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     """Mean and std over seeds of the test NLL per (dataset, method), the paper's value and ours minus
     the paper's (datasets the paper did not use carry a note instead), and each method's paired
@@ -114,9 +159,9 @@ def _median_iqr(median: object, q25: object, q75: object) -> str:
     return "" if _missing(median) else f"{_num(median)} [{_num(q25)}, {_num(q75)}]"
 
 
-def _difference(row: pd.Series, digits: int) -> str:
+def _difference(row: pd.Series, digits: int, is_reference: bool) -> str:
     """The paired difference and its CI, 'reference' on the reference's own row."""
-    if row["method"] == row["reference"]:
+    if is_reference:
         return "reference"
     if _missing(row["diff"]):
         return ""
@@ -145,7 +190,8 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
         "clean loops": [f"{r.clean_loops} of {r.n_seeds}" for r in table.itertuples()],
         "loop read-out error, median [IQR]": [_median_iqr(r.loop_error_median, r.loop_error_q25, r.loop_error_q75)
                                               for r in table.itertuples()],
-        f"OLS error minus {ref} [95% CI]": [_difference(r, 3) for _, r in table.iterrows()],
+        f"OLS error minus {ref} [95% CI]": [_difference(r, 3, r["method"] == r["reference"])
+                                            for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
     })
 
@@ -159,7 +205,7 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
         "test NLL, mean ± std": [_mean_std(r.nll_mean, r.nll_std, 2) for r in table.itertuples()],
         "paper": [_num(v, 2) for v in table["paper_nll"]],
         "ours minus paper": [_num(v, 2, sign=True) for v in table["delta"]],
-        f"minus {ref} [95% CI]": [_difference(r, 2) for _, r in table.iterrows()],
+        f"minus {ref} [95% CI]": [_difference(r, 2, r["method"] == r["reference"]) for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
         "note": table["note"],
     })

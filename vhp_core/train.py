@@ -34,7 +34,6 @@ from vhp_core.io import atomic_path
 from vhp_core.model import VAE, ModelConfig
 from vhp_core.objectives import OBJECTIVES, Objective, first_sample_mean
 from vhp_core.packed import PackedAdam, PackedModel
-from vhp_core.priors import Prior
 from vhp_core.schedules import Schedules
 
 log = logging.getLogger(__name__)
@@ -615,5 +614,5 @@ def train_pack(specs: Sequence[dict[str, Any]], run_dirs: Sequence[str | Path],
                progress: bool = True) -> list[dict[str, Any]]:
     """Load the runs' dataset and train them as one pack: the entry point the workflow calls."""
     spec = specs[0]
-    splits = datasets.load(spec["dataset"], spec["data_root"], spec["dataset_args"])
+    splits = datasets.load_run_data(spec)
     return fit_pack(specs, splits, run_dirs, progress=progress)

@@ -1,9 +1,18 @@
 # The only Python logic of the workflow: validate the config, build the run grid, input functions.
 from pathlib import Path
 
-from vhp_core.config import plan_packs, resolve_run, run_grid, validate
+from vhp_core.config import (
+    expand_likes,
+    manifest_path,
+    plan_packs,
+    resolve_run,
+    run_grid,
+    sensitivity_levels,
+    validate,
+)
 from vhp_core.datasets import DATASETS
 
+expand_likes(config)
 validate(config)
 
 DATA = config["data"]["root"]
@@ -29,6 +38,15 @@ def run_files(name, datasets, methods, seeds=None):
 def table_inputs(table, name="metrics.json"):
     spec = config["tables"][table]
     return run_files(name, spec["datasets"], spec["methods"], spec.get("seeds"))
+
+
+def sensitivity_inputs():
+    """metrics.json of every setting and seed of the sensitivity study, each run once."""
+    seeds = config["sensitivity"]["seeds"]
+    runs = {(l["dataset"], l["method"]) for l in sensitivity_levels(config)}
+    return [
+        f"results/{d}/{m}/seed{s}/metrics.json" for d, m in sorted(runs) for s in seeds
+    ]
 
 
 def method_labels(methods):
@@ -120,9 +138,7 @@ def pendulum_outputs():
 
 def figure_outputs():
     return list(
-        dict.fromkeys(
-            [*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *SMOOTHNESS_FIGURES]
-        )
+        dict.fromkeys([*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *SMOOTHNESS_FIGURES])
     )
 
 

@@ -11,6 +11,27 @@ rule prepare_data:
         mem_mb=4000,
         runtime=30,
     params:
+        kind=lambda wildcards: wildcards.dataset,
+        args=lambda wildcards: config["datasets"][wildcards.dataset]["args"],
+        root=lambda wildcards, output: str(Path(output[0]).parent.parent),
+    script:
+        "../scripts/prepare_data.py"
+
+
+rule prepare_variant_data:
+    """A variant of a registered dataset (config `like:`), in a folder of its own under variants/."""
+    output:
+        f"{DATA}/variants/{{dataset}}/{{kind}}/manifest.json",
+    log:
+        "logs/data/variants/{dataset}/{kind}.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        kind=lambda wildcards: wildcards.kind,
         args=lambda wildcards: config["datasets"][wildcards.dataset]["args"],
         root=lambda wildcards, output: str(Path(output[0]).parent.parent),
     script:

@@ -82,10 +82,7 @@ rule fig5_fig6_mocap_interpolation:
     """Figs. 5-6: the mocap graphs with four interpolations, and the red one decoded as stick figures."""
     input:
         runs=figure_runs("mocap_interpolation", "interpolation.npz"),
-        data=expand(
-            rules.prepare_data.output,
-            dataset=config["figures"]["mocap_interpolation"]["dataset"],
-        ),
+        data=manifest_path(config, config["figures"]["mocap_interpolation"]["dataset"]),
     output:
         fig5=report(
             "results/figures/fig5_mocap_graphs.png",
@@ -107,7 +104,7 @@ rule fig5_fig6_mocap_interpolation:
     params:
         labels=method_labels(config["figures"]["mocap_interpolation"]["methods"]),
         figure=config["figures"]["mocap_interpolation"],
-        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
+        data_root=lambda wildcards, input: str(Path(input.data).parent.parent),
         data_args=config["datasets"][
             config["figures"]["mocap_interpolation"]["dataset"]
         ]["args"],
@@ -120,10 +117,7 @@ rule fig7_smoothness:
     with the normalised smoothness and the reconstruction error."""
     input:
         runs=smoothness_inputs(),
-        data=expand(
-            rules.prepare_data.output,
-            dataset=config["figures"]["smoothness"]["dataset"],
-        ),
+        data=manifest_path(config, config["figures"]["smoothness"]["dataset"]),
     output:
         png=report(
             "results/figures/fig7_smoothness.png",
@@ -145,7 +139,7 @@ rule fig7_smoothness:
     params:
         labels=method_labels(config["figures"]["smoothness"]["methods"]),
         seeds=smoothness_seeds(),
-        data_root=lambda wildcards, input: str(Path(input.data[0]).parent.parent),
+        data_root=lambda wildcards, input: str(Path(input.data).parent.parent),
         data_args=config["datasets"][config["figures"]["smoothness"]["dataset"]]["args"],
     script:
         "../scripts/fig7_smoothness.py"
@@ -153,7 +147,8 @@ rule fig7_smoothness:
 
 rule fig7_tradeoff:
     """Fig. 7's trade-off: per method and seed, the smoothness factor and the normalised smoothness against
-    the test frames' reconstruction error, so a smoothness won by blurring shows as such."""
+    the test frames' reconstruction error, so a smoothness won by blurring shows as such.
+    """
     input:
         runs=smoothness_inputs(),
     output:

@@ -55,3 +55,32 @@ rule table2:
         labels=method_labels(config["tables"]["table2"]["methods"]),
     script:
         "../scripts/table2.py"
+
+
+if "sensitivity" in config:
+
+    rule sensitivity:
+        """Table 1's read-outs of one method with one setting changed at a time (sensitivity.yaml)."""
+        input:
+            sensitivity_inputs(),
+        output:
+            csv="results/tables/table1_sensitivity.csv",
+            md="results/tables/table1_sensitivity.md",
+            png=report(
+                "results/figures/table1_sensitivity.png",
+                caption="../report/table1_sensitivity.rst",
+                category="Table 1",
+            ),
+            pdf="results/figures/table1_sensitivity.pdf",
+        log:
+            "logs/tables/table1_sensitivity.log",
+        localrule: True
+        conda:
+            "../../environment.yml"
+        params:
+            levels=sensitivity_levels(config),
+            labels=method_labels(config["methods"]),
+            reference=config["sensitivity"]["method"],
+            dataset=config["sensitivity"]["dataset"],
+        script:
+            "../scripts/sensitivity.py"

@@ -6,7 +6,7 @@ for pack in PACKS:
         name:
             pack_name(pack)
         input:
-            f"{DATA}/{pack[0][0]}/manifest.json",
+            manifest_path(config, pack[0][0]),
         output:
             [
                 f"results/{d}/{m}/seed{s}/{name}"
