@@ -14,6 +14,12 @@ from vhp_core.nll import importance_sampled_nll, nll_summary, tune_process
 from vhp_core.train import load_model, neg_elbo
 
 
+METRICS_VERSION = 2
+"""Bumped whenever `evaluate_run` adds or changes a metric: the workflow passes it to the evaluate rule
+as a parameter, so Snakemake recomputes every metrics.json written by an older version (2: the loop
+read-outs of Table 1)."""
+
+
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
     """Dimensions whose posterior mean varies across data by more than `threshold` (App. D.2, IWAE)."""
     return int((mu.var(dim=0) > threshold).sum().item())

@@ -11,6 +11,7 @@ from vhp_core.config import (
     validate,
 )
 from vhp_core.datasets import DATASETS
+from vhp_core.evaluate import METRICS_VERSION
 
 expand_likes(config)
 validate(config)

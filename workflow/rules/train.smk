@@ -46,6 +46,8 @@ rule evaluate:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        metrics_version=METRICS_VERSION,
     script:
         "../scripts/evaluate.py"
 

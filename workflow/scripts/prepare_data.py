@@ -4,4 +4,4 @@ from common import log_to
 from vhp_core import datasets
 
 log_to(snakemake.log[0])
-datasets.prepare(snakemake.params.kind, snakemake.params.root, snakemake.params.args)
+datasets.prepare(snakemake.wildcards.dataset, snakemake.params.root, snakemake.params.args)
