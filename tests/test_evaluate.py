@@ -1,7 +1,8 @@
 """Active units and the test subset of a reduced-scale NLL."""
 import torch
 
-from vhp_core.evaluate import active_units, nll_subset
+from vhp_core.evaluate import active_units
+from vhp_core.nll import nll_subset
 
 
 def test_active_units_counts_dimensions_with_varying_means():

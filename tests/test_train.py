@@ -19,6 +19,7 @@ from vhp_core.datasets import load
 from vhp_core.devices import DeviceError, make_generator, resolve_device
 from vhp_core.evaluate import evaluate_run
 from vhp_core.io import sha256_file
+from vhp_core.nll import importance_sampled_nll, nll_subset
 from vhp_core.objectives import Objective
 from vhp_core.train import CheckpointError, NonFiniteLossError, build_model, fit, fit_pack, load_model, lr_at
 
@@ -371,3 +372,22 @@ def test_packed_adam_is_torch_adam_and_holds_the_prior_per_run(config):
     after = packed.state_dict(1)
     for n in packed.names:
         assert torch.equal(after[n], before[n]) == n.startswith("prior."), n
+
+
+def test_learning_curves_leave_training_unchanged_and_match_the_published_model(config, tmp_path):
+    """A curve point every epoch changes no parameter of the run (its draws come from a seed of their
+    own), and the last point is the NLL estimate of the published model with the same draws."""
+    spec = make_spec(config, epochs=3)
+    splits = load("pendulum", spec["data_root"], spec["dataset_args"])
+    fit(spec, splits, tmp_path / "plain", progress=False)
+    with_curves = {**spec, "curves": {"every_epochs": 1, "samples": 7, "n_items": 30}}
+    fit(with_curves, splits, tmp_path / "curves", progress=False)
+    assert_same_models(tmp_path / "plain" / "model.pt", tmp_path / "curves" / "model.pt")
+    assert not (tmp_path / "plain" / "curve.csv").exists()
+    curve = rows(tmp_path / "curves" / "curve.csv")
+    assert [int(r["epoch"]) for r in curve] == [1, 2, 3] and {r["n_items"] for r in curve} == {"30"}
+    model, _ = load_model(tmp_path / "curves" / "model.pt", "cpu")
+    torch.manual_seed(train.CURVE_SEED)
+    expected = importance_sampled_nll(model, splits.test[nll_subset(len(splits.test), 30)], samples=7).mean()
+    assert float(curve[-1]["nll"]) == pytest.approx(float(expected), rel=1e-6)
+    assert float(curve[0]["nll"]) > float(curve[-1]["nll"])  # three epochs of training lower the estimate

@@ -86,7 +86,8 @@ MIRROR = ROOT.parent / "shared" / "data"
 
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
 def test_smoke_dag_table2_fills_every_cell(workdir):
-    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "table2", "--configfile", "workflow/config/smoke.yaml"],
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "table2", "table2_curves", "--configfile",
+                          "workflow/config/smoke.yaml"],
                          cwd=workdir, capture_output=True, text=True,
                          env={**os.environ, "VHP_DATA_MIRROR": str(MIRROR)})
     assert run.returncode == 0, run.stderr[-3000:]
@@ -102,8 +103,11 @@ def test_smoke_dag_table2_fills_every_cell(workdir):
     assert table.loc[~comparable, "note"].str.contains("not the paper's").all()
     units = pd.read_csv(workdir / "results" / "tables" / "active_units.csv")
     assert len(units) == len(table) and (units["active_units"] <= units["latent_dim"]).all()
-    for ext in ("png", "pdf"):
-        assert (workdir / "results" / "figures" / f"table2_nll.{ext}").stat().st_size > 10_000
+    for name in ("table2_nll", "table2_curves"):
+        for ext in ("png", "pdf"):
+            assert (workdir / "results" / "figures" / f"{name}.{ext}").stat().st_size > 10_000, name
+    curve = pd.read_csv(workdir / "results" / "dynamic_mnist" / "vhp_rewo" / "seed1" / "curve.csv")
+    assert curve["epoch"].tolist() == [1] and curve["nll"].between(50, 2000).all()
 
 
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")

@@ -208,6 +208,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "kappa": m.get("kappa", ds.get("kappa")),
         "training": deep_merge(ds["training"], m.get("training", {})),
         "evaluation": ds["evaluation"],
+        **({"curves": ds["curves"]} if "curves" in ds else {}),  # only where configured: other specs unchanged
     }
 
 

@@ -10,9 +10,8 @@ from vhp_core import datasets
 from vhp_core.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
 from vhp_core.devices import module_device, resolve_device
 from vhp_core.model import VAE
-from vhp_core.nll import importance_sampled_nll, nll_summary, tune_process
+from vhp_core.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary, tune_process
 from vhp_core.train import load_model, neg_elbo
-
 
 METRICS_VERSION = 2
 """Bumped whenever `evaluate_run` adds or changes a metric: the workflow passes it to the evaluate rule
@@ -37,19 +36,6 @@ def encode_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.T
     """Posterior means (N, d_z) on the model's device; x may stay on the CPU, batches move as used."""
     device = module_device(model)
     return torch.cat([model.encode_mean(x[i:i + batch_size].to(device))[0] for i in range(0, len(x), batch_size)])
-
-
-SUBSET_SEED = 0  # the test items of a reduced-scale NLL: the same for every method, seed and run
-
-
-def nll_subset(n_test: int, n_items: int | None) -> torch.Tensor:
-    """Indices of `n_items` test items drawn at random without replacement (all, in order, if None or
-    >= n_test). Not the first n: Larochelle's static MNIST test file is sorted by digit, so its first
-    2,000 images are 0s and 1s (measured, IWAE (L=1): NLL 75.3 nats there, 93.1 on a random 2,000)."""
-    if n_items is None or n_items >= n_test:
-        return torch.arange(n_test)
-    order = torch.randperm(n_test, generator=torch.Generator().manual_seed(SUBSET_SEED))
-    return order[:n_items].sort().values
 
 
 def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> dict[str, Any]:

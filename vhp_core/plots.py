@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.collections import EllipseCollection
 from matplotlib.lines import Line2D
 
-from vhp_core.paper import TABLE1_ABS_ERROR
+from vhp_core.paper import TABLE1_ABS_ERROR, TABLE2_NLL
 from vhp_core.schedules import rewo_update
 
 
@@ -178,4 +178,49 @@ def sensitivity_figure(table: pd.DataFrame, metrics: pd.DataFrame, paper: float 
            Line2D([], [], color="tab:red", ls="--", label="paper (reference method)")]
     fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(key), frameon=False)
     fig.supxlabel("setting (bold: the reference); k/n: seeds with one clean loop", fontsize=8)
+    return fig
+
+
+def learning_curves(curves: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
+    """Table 2's learning curves: per dataset, each method's cheap NLL estimate over epochs (mean over
+    seeds, the range of seeds shaded), and the paper's Table 2 value as a dashed mark in the method's colour."""
+    curves = curves.dropna(subset=["nll"])
+    if curves.empty:
+        fig, ax = plt.subplots(figsize=(5.5, 2))
+        ax.text(0.5, 0.5, "no curve points: every run ended before its first one", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    datasets = list(dict.fromkeys(curves["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.2), squeeze=False)
+    colours = dict(zip(labels, plt.get_cmap("tab10").colors, strict=False))
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        here = curves[curves["dataset"] == dataset]
+        marks = []
+        for method, label in labels.items():
+            runs = here[here["method"] == method]
+            if runs.empty:
+                continue
+            by_epoch = runs.groupby("epoch")["nll"]
+            epochs = by_epoch.mean().index.to_numpy()
+            ax.plot(epochs, by_epoch.mean().to_numpy(), color=colours[method], marker="o", ms=3, label=label)
+            if runs["seed"].nunique() > 1:
+                ax.fill_between(epochs, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(), color=colours[method],
+                                alpha=0.2, lw=0)
+            paper = TABLE2_NLL.get(method, {}).get(dataset)
+            if paper is not None:
+                ax.axhline(paper, color=colours[method], ls="--", lw=1)
+                marks.append(paper)
+        last = here.groupby(["method", "seed"])["nll"].min()
+        low = min([*marks, float(last.min())]) - 2
+        high = max([*marks, float(last.max())]) + 0.6 * (max([*marks, float(last.max())]) - low) + 2
+        ax.set_ylim(low, high)
+        ax.set_xlabel("epoch")
+        ax.set_title(dataset, fontsize=10)
+        ax.grid(alpha=0.3)
+    samples, items = int(curves["samples"].iloc[0]), int(curves["n_items"].iloc[0])
+    axes[0, 0].set_ylabel(f"test NLL estimate (nats; S = {samples}, {items} test items)")
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="k", ls="--", lw=1))
+    names.append("paper (Table 2, S = 5,000, full test set)")
+    fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
     return fig

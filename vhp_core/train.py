@@ -32,6 +32,7 @@ from vhp_core.datasets import Splits
 from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state
 from vhp_core.io import atomic_path
 from vhp_core.model import VAE, ModelConfig
+from vhp_core.nll import importance_sampled_nll, nll_subset, nll_summary
 from vhp_core.objectives import OBJECTIVES, Objective, first_sample_mean
 from vhp_core.packed import PackedAdam, PackedModel
 from vhp_core.schedules import Schedules
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 LOG_FIELDS = ["step", "epoch", "loss", "rec", "kl", "c_hat", "beta", "phase"]
 """train_log.csv: one row per `log_every` steps; loss, rec, kl are means over the steps since the last row."""
 EPOCH_FIELDS = ["epoch", "step", "train_loss", "valid_neg_elbo", "beta", "seconds"]
+CURVE_FIELDS = ["epoch", "step", "nll", "nll_stderr", "samples", "n_items", "seconds"]
+CURVE_SEED = 0  # the draws of every curve point of every run: differences between points are the model's
 RUNTIME_DEFAULTS = {"log_every": 100, "checkpoint_minutes": 10.0}
 """How a run is carried out, never what it computes: changing them resumes a checkpoint instead of restarting."""
 
@@ -122,8 +125,9 @@ def pack_key(spec: dict[str, Any]) -> str:
 
 
 def _identity(spec: dict[str, Any]) -> dict[str, Any]:
-    """What a checkpoint must have been written for to be resumed: the spec without its runtime settings."""
-    return {k: v for k, v in spec.items() if k != "runtime"}
+    """What a checkpoint must have been written for to be resumed: the spec without its runtime and
+    learning-curve settings (neither changes what is trained)."""
+    return {k: v for k, v in spec.items() if k not in ("runtime", "curves")}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -197,7 +201,8 @@ def _open_run(spec: dict[str, Any], run_dir: Path, device: torch.device) -> _Run
             stale = run.ckpt_path.with_suffix(".stale.pt")
             log.warning("%s was written for a different config; moved to %s, starting over", run.ckpt_path, stale)
             run.ckpt_path.replace(stale)
-            for f in (run.work / "train_log.csv", run.work / "epochs.csv", *(run.work / "snapshots").glob("*.npz")):
+            for f in (run.work / "train_log.csv", run.work / "epochs.csv", run.work / "curve.csv",
+                      *(run.work / "snapshots").glob("*.npz")):
                 f.unlink(missing_ok=True)
         else:
             run.checkpoint = state
@@ -207,6 +212,7 @@ def _open_run(spec: dict[str, Any], run_dir: Path, device: torch.device) -> _Run
             log.info("resuming %s at epoch %d (step %d)", run.name, run.epoch, run.step)
     _truncate_csv(run.work / "train_log.csv", LOG_FIELDS, lambda row: int(row["step"]) < run.step)
     _truncate_csv(run.work / "epochs.csv", EPOCH_FIELDS, lambda row: int(row["epoch"]) <= run.epoch)
+    _truncate_csv(run.work / "curve.csv", CURVE_FIELDS, lambda row: int(row["epoch"]) <= run.epoch)
     return run
 
 
@@ -301,6 +307,9 @@ class _Trainer:
         n_snap = min(self.train_cfg["snapshot_points"], len(splits.test))
         self.snap_x = splits.test[:n_snap].to(device)
         self.snap_labels = None if splits.labels is None else splits.labels["test"][:n_snap]
+        self.curves = spec.get("curves")
+        if self.curves:
+            self.curve_x = splits.test[nll_subset(len(splits.test), self.curves["n_items"])].to(device)
         r = len(runs)
         f64 = {"dtype": torch.float64, "device": device}
         self.window = torch.zeros(r, 3, **f64)  # sums of loss, rec, kl since the last log row
@@ -358,6 +367,8 @@ class _Trainer:
         for run in runs:
             run.epoch, run.position, run.order = epoch + 1, 0, None
         self._log_point(bar, time.perf_counter() - t0, valid)
+        if self.curves and (epoch + 1) % self.curves["every_epochs"] == 0:
+            self._curve_point()
         if self.sigterm.raised:
             self._stop_on_sigterm()
         if time.monotonic() - self.last_checkpoint >= 60 * self.runtime["checkpoint_minutes"]:
@@ -479,6 +490,19 @@ class _Trainer:
             bar.set_postfix(epoch=run.epoch, beta=f"{np.exp(log_beta[self.live[0]]):.3g}",
                             c_hat=f"{c_hat[self.live[0]]:.2f}", refresh=True)
 
+    def _curve_point(self) -> None:
+        """A cheap NLL estimate of each live run on fixed test items (learning curves of Table 2), from
+        draws of its own seed, so it changes no run's random stream and every point uses the same draws."""
+        for i in self.live:
+            run, t0 = self.runs[i], time.perf_counter()
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(CURVE_SEED)
+                summary = nll_summary(importance_sampled_nll(self.packed.model(i), self.curve_x,
+                                                             samples=self.curves["samples"]))
+            _append_csv(run.work / "curve.csv", CURVE_FIELDS, [{
+                "epoch": run.epoch, "step": run.step, "nll": summary["mean"], "nll_stderr": summary["stderr"],
+                "samples": self.curves["samples"], "n_items": summary["n"], "seconds": time.perf_counter() - t0}])
+
     def _stops_early(self, i: int, epoch: int) -> bool:
         run = self.runs[i]
         patience = run.spec["training"].get("early_stopping_patience")
@@ -580,6 +604,10 @@ def _publish(run: _Run, model_state: dict[str, torch.Tensor], data_dim: int) -> 
     for name in ("train_log.csv", "epochs.csv"):
         with atomic_path(run.run_dir / name) as tmp:
             tmp.write_bytes((run.work / name).read_bytes())
+    if "curves" in run.spec:  # a run stopped before its first curve point publishes the header alone
+        curve = run.work / "curve.csv"
+        with atomic_path(run.run_dir / "curve.csv") as tmp:
+            tmp.write_text(curve.read_text() if curve.exists() else ",".join(CURVE_FIELDS) + "\n")
     with atomic_path(run.run_dir / "snapshots.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, **_collect_snapshots(run.work / "snapshots"))
 

@@ -81,6 +81,23 @@ def interpolation_settings(wildcards):
 
 
 RUN_FILES = ["model.pt", "train_log.csv", "epochs.csv", "snapshots.npz"]
+
+
+TABLE2_SEEDS = config["tables"]["table2"].get("seeds", config["seeds"])
+CURVE_DATASETS = [
+    d
+    for d in config["tables"]["table2"]["datasets"]
+    if "curves" in config["datasets"][d]
+]
+
+
+def run_files_of(dataset):
+    """The files a training job publishes per run: a dataset with learning curves adds curve.csv."""
+    return RUN_FILES + (
+        ["curve.csv"] if "curves" in config["datasets"][dataset] else []
+    )
+
+
 PACKS = plan_packs(config, run_grid(config))
 
 
@@ -151,4 +168,5 @@ def get_final_output():
         "results/tables/table2.csv",
         "results/tables/table2.md",
         "results/tables/active_units.md",
+        *(figures("table2_curves") if CURVE_DATASETS else []),
     ]

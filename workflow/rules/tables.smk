@@ -84,3 +84,32 @@ if "sensitivity" in config:
             dataset=config["sensitivity"]["dataset"],
         script:
             "../scripts/sensitivity.py"
+
+
+if CURVE_DATASETS:
+
+    rule table2_curves:
+        """Table 2's learning curves: cheap NLL estimates over training, the paper's values marked."""
+        input:
+            run_files(
+                "curve.csv",
+                CURVE_DATASETS,
+                config["tables"]["table2"]["methods"],
+                TABLE2_SEEDS,
+            ),
+        output:
+            png=report(
+                "results/figures/table2_curves.png",
+                caption="../report/table2_curves.rst",
+                category="Table 2",
+            ),
+            pdf="results/figures/table2_curves.pdf",
+        log:
+            "logs/tables/table2_curves.log",
+        localrule: True
+        conda:
+            "../../environment.yml"
+        params:
+            labels=method_labels(config["tables"]["table2"]["methods"]),
+        script:
+            "../scripts/table2_curves.py"

@@ -11,7 +11,7 @@ for pack in PACKS:
             [
                 f"results/{d}/{m}/seed{s}/{name}"
                 for d, m, s in pack
-                for name in RUN_FILES
+                for name in run_files_of(d)
             ],
         log:
             f"logs/train/{pack_name(pack)}.log",

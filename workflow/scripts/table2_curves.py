@@ -1,0 +1,14 @@
+"""Table 2's learning curves: every run's curve.csv in one figure, the paper's values marked."""
+from pathlib import Path
+
+import pandas as pd
+from common import log_to
+
+from vhp_core.plots import learning_curves, save_figure
+
+log_to(snakemake.log[0])
+frames = []
+for path in snakemake.input:
+    dataset, method, seed = Path(path).parts[-4:-1]
+    frames.append(pd.read_csv(path).assign(dataset=dataset, method=method, seed=int(seed.removeprefix("seed"))))
+save_figure(learning_curves(pd.concat(frames), snakemake.params.labels), snakemake.output.png, snakemake.output.pdf)
