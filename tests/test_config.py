@@ -34,6 +34,20 @@ BAD = [
     (lambda c: c["tables"]["table1"]["methods"].append("vhp_x"), "tables/table1/methods", "'vhp_x'"),
     (lambda c: c["figures"]["training_dynamics"]["methods"].append("gecco"), "training_dynamics", "'gecco'"),
     (lambda c: c.update(device="tpu"), "device", "'tpu'"),
+    (lambda c: c.update(seeds=[1, 1]), "seeds", "non-unique"),
+    (lambda c: c["tables"]["table1"].update(seeds=[2, 2]), "tables/table1/seeds", "non-unique"),
+    (lambda c: c["tables"]["table2"]["methods"].append(c["tables"]["table2"]["methods"][0]), "tables/table2/methods",
+     "non-unique"),
+    (lambda c: c["datasets"]["pendulum"]["args"].update(rod_widht=2.0), "datasets/pendulum/args/rod_widht",
+     "did you mean 'rod_width'?"),
+    (lambda c: c["datasets"]["pendulum"]["args"]["split"].update(tset=5), "datasets/pendulum/args/split/tset",
+     "expected one of ['train', 'valid']"),
+    (lambda c: c["datasets"]["dynamic_mnist"]["args"].update(binarise_seed=1), "dynamic_mnist/args/binarise_seed",
+     "did you mean 'binarize_seed'?"),
+    (lambda c: c["datasets"]["pendulum"]["prior_args"]["vhp"].update(zeta_dims=3),
+     "prior_args of vhp_rewo on pendulum", "did you mean 'zeta_dim'?"),
+    (lambda c: c["datasets"]["pendulum"]["prior_args"]["vhp"].pop("hidden"), "prior_args of vhp_rewo on pendulum",
+     "missing ['hidden']"),
 ]
 
 
@@ -134,3 +148,11 @@ def test_a_sensitivity_level_naming_an_unknown_method_is_refused(smoke_config):
     config["sensitivity"]["factors"]["tau"]["levels"][1]["method"] = "rewo_tau2"
     with pytest.raises(ConfigError, match=r"sensitivity/factors/tau/levels/1/method: 'rewo_tau2'"):
         validate(config)
+
+
+@pytest.mark.parametrize("text, found", [("", "nothing"), ("- 1\n- 2\n", "list"), ("seeds: [1\n", "not valid YAML")])
+def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path, text, found):
+    bad = tmp_path / "overlay.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=rf"config file {bad}: .*{found}"):
+        load_config(CONFIGS / "config.yaml", bad)

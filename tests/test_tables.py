@@ -7,7 +7,7 @@ from matplotlib.colors import to_rgba
 
 from vhp_core.paper import TABLE1_ABS_ERROR, TABLE2_NLL
 from vhp_core.plots import table1_strip, table2_figure
-from vhp_core.tables import table1, table1_display, table2, table2_display, to_markdown
+from vhp_core.tables import read_metrics, table1, table1_display, table2, table2_display, to_markdown
 
 LABELS = {"vhp_rewo": "VHP + REWO", "iwae_l1": "IWAE (L=1)"}
 
@@ -109,3 +109,11 @@ def test_table2_pairs_seeds_against_the_first_method():
     md = to_markdown(table2_display(table2(runs(), LABELS)), "Table 2")
     assert "92.00 ± 2.00" in md and "+13.12" in md and "minus VHP + REWO [95% CI]" in md
     assert "+2.50 (no CI: 1 seed, fewer than 5)" in md
+
+
+def test_a_garbled_metrics_file_is_named(tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"method": "vhp_rewo", "seed": 1}')
+    bad.write_text('{"method": "vhp_rewo", "se')
+    with pytest.raises(ValueError, match=rf"{bad}: not valid JSON"):
+        read_metrics([good, bad])

@@ -4,6 +4,8 @@ The JSON schema (workflow/schemas/config.schema.yaml) rejects unknown keys and v
 the checks here cover what a schema cannot see (registered priors, methods a table refers to).
 """
 import copy
+import difflib
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,14 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for path in paths:
         with open(path) as f:
-            config = deep_merge(config, yaml.safe_load(f) or {})
+            try:
+                loaded = yaml.safe_load(f)
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"config file {path}: not valid YAML ({exc})") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path}: expected a mapping of config keys, found "
+                              f"{'nothing' if loaded is None else type(loaded).__name__}")
+        config = deep_merge(config, loaded)
     expand_likes(config)
     validate(config)
     return config
@@ -112,6 +121,8 @@ def validate(config: dict[str, Any]) -> None:
         if dataset_kind(config, name) not in DATASETS:
             raise ConfigError(f"config key datasets/{name}: not a registered dataset; registered: {sorted(DATASETS)} "
                               "(a variant of one names it with `like:`)")
+        check_keys(config["datasets"][name]["args"], DATASETS[dataset_kind(config, name)].args,
+                   f"datasets/{name}/args")
     try:
         resolve_device(config["device"], "device")
     except DeviceError as exc:
@@ -147,6 +158,34 @@ def validate(config: dict[str, Any]) -> None:
         if figure in INTERPOLATING_FIGURES and "interpolation" not in config["datasets"][spec["dataset"]]:
             raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} has no "
                               f"`datasets/{spec['dataset']}/interpolation` settings")
+    for dataset, method in dict.fromkeys((d, m) for d, m, _ in run_grid(config)):
+        _check_prior_args(config, dataset, method)
+
+
+def check_keys(mapping: dict[str, Any], known: dict[str, Any], where: str) -> None:
+    """Refuse a key of `mapping` that `known` does not name (recursively where `known` nests a dict),
+    naming the key, its mapping and the closest known key."""
+    for key, value in mapping.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"config key {where}/{key}: unknown key {key!r} in {where}; expected one of "
+                              f"{sorted(known)}{hint}")
+        if isinstance(known[key], dict) and isinstance(value, dict):
+            check_keys(value, known[key], f"{where}/{key}")
+
+
+def _check_prior_args(config: dict[str, Any], dataset: str, method: str) -> None:
+    """The prior_args a run would pass to its prior's constructor: no unknown key, no required one missing."""
+    spec = resolve_run(config, dataset, method, 0)
+    params = inspect.signature(PRIORS[spec["prior"]].__init__).parameters
+    known = {n: p for n, p in params.items() if n not in ("self", "latent_dim", "encoder")}
+    where = (f"prior_args of {method} on {dataset} (datasets/{dataset}/prior_args/{spec['prior']}, "
+             f"methods/{method}/prior_args)")
+    check_keys(spec["prior_args"], dict.fromkeys(known), where)
+    missing = [n for n, p in known.items() if p.default is p.empty and n not in spec["prior_args"]]
+    if missing:
+        raise ConfigError(f"config key {where}: missing {missing}, which the {spec['prior']!r} prior requires")
 
 
 def _validate_sensitivity(config: dict[str, Any]) -> None:

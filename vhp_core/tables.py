@@ -12,7 +12,14 @@ from vhp_core.statistics import MIN_PAIRS, paired_bootstrap, spread
 
 def read_metrics(paths: list[str | Path]) -> pd.DataFrame:
     """One row per run, nested keys flattened with dots (ols.abs_error)."""
-    return pd.json_normalize([json.loads(Path(p).read_text()) for p in paths])
+    return pd.json_normalize([_read_json(Path(p)) for p in paths])
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); delete it and rerun the workflow to recompute it") from exc
 
 
 def _require(metrics: pd.DataFrame, columns: list[str], what: str) -> None:

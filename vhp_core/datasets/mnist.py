@@ -24,7 +24,6 @@ from vhp_core.datasets.fetch import (
     fetch,
     load_processed,
     pinned,
-    processed_files,
     required_arg,
     save_processed,
     start_prepare,
@@ -98,6 +97,5 @@ def load_static(root: Path, args: dict[str, Any]) -> Splits:
 
 for _name in ("dynamic_mnist", "fashion_mnist"):
     DATASETS[_name] = DatasetSpec(prepare=partial(prepare_grey, name=_name), load=partial(load_grey, name=_name),
-                                  files=lambda args, n=_name: processed_files(n))
-DATASETS["static_mnist"] = DatasetSpec(prepare=prepare_static, load=load_static,
-                                       files=lambda args: processed_files("static_mnist"))
+                                  args={"binarize_seed": None, "mirror": None})
+DATASETS["static_mnist"] = DatasetSpec(prepare=prepare_static, load=load_static, args={"mirror": None})

@@ -226,5 +226,5 @@ def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple
     return tuple(torch.from_numpy(np.stack(e).astype(np.float32)) for e in ends)
 
 
-DATASETS[NAME] = DatasetSpec(prepare=prepare, load=load, files=lambda args: processed_files(NAME),
-                             endpoints=endpoints)
+DATASETS[NAME] = DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, args={
+    "trials": None, "frame_step": None, "split_seed": None, "split": {"valid": None, "test": None}, "mirror": None})

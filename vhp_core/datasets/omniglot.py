@@ -45,7 +45,6 @@ from vhp_core.datasets.fetch import (
     fetch,
     load_processed,
     pinned,
-    processed_files,
     required_arg,
     save_processed,
     start_prepare,
@@ -180,6 +179,6 @@ def load_small(root: Path, args: dict[str, Any]) -> Splits:
 
 
 DATASETS["omniglot"] = DatasetSpec(prepare=prepare_chardata, load=load_chardata,
-                                   files=lambda args: processed_files("omniglot"))
+                                   args={"binarize_seed": None, "mirror": None})
 DATASETS["omniglot_small"] = DatasetSpec(prepare=prepare_small, load=load_small,
-                                         files=lambda args: processed_files("omniglot_small"))
+                                         args={"binarize_seed": None, "split_seed": None, "mirror": None})
