@@ -84,16 +84,15 @@ from typing import Any
 from unittest import mock
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts: benchmarks/ is not a package
 from nll_benchmark import binary_data, matmul_peak_gflops, reference_nll, timed  # noqa: E402
 
 from vhp_core import train  # noqa: E402
 from vhp_core.config import load_config, resolve_run  # noqa: E402
+from vhp_core.cost import train_step_flops  # noqa: E402
 from vhp_core.datasets import Splits  # noqa: E402
 from vhp_core.nll import importance_sampled_nll  # noqa: E402
-from vhp_core.objectives import OBJECTIVES  # noqa: E402
 from vhp_core.train import build_model, fit_pack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,34 +171,7 @@ def synthetic_splits(dataset: str, n_train: int, held: int = HELD_ITEMS, seed: i
 
 
 # ---------------------------------------------------------------------------------------------------
-# FLOPs
-
-def linear_forward_flops(spec: dict[str, Any], data_dim: int) -> int:
-    """FLOPs of every `nn.Linear` call in one forward pass of the run's loss on one batch: 2 x in x out
-    per row, the rows those the layer actually sees (codes, zeta samples, pseudo-inputs)."""
-    model = build_model(spec, data_dim)
-    total = [0]
-
-    def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        rows = inputs[0].numel() // module.in_features
-        total[0] += 2 * rows * module.in_features * module.out_features
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Linear)]
-    samples, prior_k = OBJECTIVES[spec["objective"]].sample_counts(spec["k"])
-    with torch.no_grad():
-        model.rec_and_kl(torch.zeros(spec["training"]["batch_size"], data_dim), samples, prior_k)
-    for hook in hooks:
-        hook.remove()
-    return total[0]
-
-
-def train_step_flops(spec: dict[str, Any], data_dim: int) -> int:
-    """Linear-layer FLOPs of one training step of one run: 3x the forward (module docstring)."""
-    return 3 * linear_forward_flops(spec, data_dim)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Timing
+# Timing (FLOPs: vhp_core.cost.train_step_flops)
 
 @dataclass
 class Rate:

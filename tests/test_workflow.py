@@ -1,6 +1,9 @@
 """The smoke-scale DAG runs end to end in a temporary folder and fills Table 1, the figures, the
-report and (with the data mirror) Table 2; `snakemake --lint` has nothing to say."""
+report and (with the data mirror) Table 2; `snakemake --lint` has nothing to say; and the shipped SLURM
+profile, on a real single-node SLURM, gives the same tables."""
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -152,3 +155,91 @@ def test_smoke_sensitivity_study(workdir, tmp_path):
     assert (workdir / "data" / "variants" / "pendulum_rod5" / "pendulum" / "manifest.json").exists()
     for ext in ("png", "pdf"):
         assert (workdir / "results" / "figures" / f"table1_sensitivity.{ext}").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------------------------------------------
+# The SLURM profile on a real single-node SLURM: after the local smoke runs above, whose tables it must equal.
+
+SNAKEMAKE_BIN = str(Path(sys.executable).parent / "snakemake")
+TABLES = ["table1.csv", "table2.csv", "active_units.csv"]
+
+
+def why_not() -> str | None:
+    """Why the test cannot run here, or None."""
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin"
+    missing = [b for b in ("slurmctld", "slurmd", "slurmdbd", "munged", "mariadbd", "sbatch")
+               if not shutil.which(b, path=path)]
+    if missing:
+        return f"SLURM is not installed here (missing {missing}); .ci/run installs it"
+    if os.geteuid() != 0:
+        return "starting SLURM's daemons needs root"
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        return "snakemake-executor-plugin-slurm is not installed (pip install '.[cluster]')"
+    if not MIRROR.exists():
+        return f"the data mirror {MIRROR} is not on this machine"
+    return None
+
+
+def dry_run_runtimes(work: Path, env: dict) -> dict[str, int]:
+    """rule name (with wildcards) -> the runtime Snakemake's dry run says the job asks for."""
+    out = subprocess.run([SNAKEMAKE_BIN, "-n", "--forceall", "table1", "table2", "--configfile",
+                          "workflow/config/smoke.yaml"], cwd=work, capture_output=True, text=True, env=env,
+                         check=True).stdout
+    runtimes = {}
+    for block in out.split("\n\n"):
+        rule = re.search(r"^(?:local)?rule (\S+):", block, re.M)
+        wildcards = re.search(r"wildcards: (.*)", block)
+        runtime = re.search(r"runtime=(\d+)", block)
+        if rule and runtime:  # named as the SLURM plugin's job comment: values of the wildcards joined by _
+            values = "_".join(w.split("=", 1)[1] for w in wildcards.group(1).split(", ")) if wildcards else ""
+            runtimes[rule.group(1) + (f"_wildcards_{values}" if values else "")] = int(runtime.group(1))
+    return runtimes
+
+
+def scheduled_jobs(text: str) -> dict[str, dict[str, str]]:
+    """`scontrol show job` output -> comment (rule_<name>[_wildcards_<values>]) -> the job's fields."""
+    jobs = {}
+    for record in text.split("\n\n"):
+        fields = dict(re.findall(r"(\w[\w/:]*)=(\S*)", record))
+        if fields.get("Comment", "").startswith("rule_"):
+            jobs[fields["Comment"]] = fields
+    return jobs
+
+
+@pytest.mark.skipif(why_not() is not None, reason=str(why_not()))
+def test_the_slurm_profile_runs_the_smoke_tables_as_a_local_run_does(workdir, tmp_path):
+    """The smoke Table 1 and Table 2 through workflow/profiles/slurm on a real single-node SLURM
+    (tests/slurm/cluster.sh): tables byte-identical to the local run's (the module's workdir), every job
+    completed with the time limit its rule asks for, on the cluster's default partition."""
+    env = {**os.environ, "VHP_DATA_MIRROR": str(MIRROR),
+           "PATH": f"{Path(SNAKEMAKE_BIN).parent}:{os.environ['PATH']}"}
+    local = workdir
+    run = subprocess.run([SNAKEMAKE_BIN, "--cores", "2", "table1", "table2", "--configfile",
+                          "workflow/config/smoke.yaml"], cwd=local, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]  # nothing to do when the tests above ran
+
+    cluster = tmp_path / "cluster"
+    shutil.copytree(local / "workflow", cluster / "workflow")
+    for name in ("Snakefile", "environment.yml"):
+        shutil.copy(local / name, cluster)
+    jobs_file = tmp_path / "jobs.txt"
+    run = subprocess.run([str(ROOT / "tests" / "slurm" / "run_profile.sh"), str(cluster), str(jobs_file), "table1",
+                          "table2"], capture_output=True, text=True, env={**env, "SNAKEMAKE": SNAKEMAKE_BIN},
+                         timeout=1500)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    for name in TABLES:
+        ours, theirs = (w / "results" / "tables" / name for w in (cluster, local))
+        assert ours.read_bytes() == theirs.read_bytes(), name
+
+    jobs = scheduled_jobs(jobs_file.read_text())
+    expected = dry_run_runtimes(cluster, env)
+    trained = [c for c in jobs if c.startswith("rule_train_")]
+    assert len(trained) == sum(1 for n in expected if n.startswith("train_")) > 0
+    assert any(c.startswith("rule_nll_wildcards_") for c in jobs)
+    for comment, fields in jobs.items():
+        assert fields["JobState"] == "COMPLETED", (comment, fields["JobState"])
+        assert fields["Partition"] == "debug"  # the cluster's default: the profile names none
+        if comment.removeprefix("rule_") in expected:  # not the evaluate group's bundled jobs
+            hours, minutes, _ = (int(v) for v in fields["TimeLimit"].split("-")[-1].split(":"))
+            assert 60 * hours + minutes == expected[comment.removeprefix("rule_")], comment
+    assert any(f["MinMemoryNode"] == "4000M" for c, f in jobs.items() if c.startswith("rule_train_pendulum"))

@@ -32,13 +32,16 @@ class Splits:
 class DatasetSpec:
     """`prepare(root, args)` writes the files under root/<name>/; `load(root, args)` reads and checks them;
     `args` names the keys its config `args` may hold (a nested dict for a mapping of fixed keys, None
-    for a value the loader checks), so a misspelled key is refused before any work;
+    for a value the loader checks), so a misspelled key is refused before any work; `shape(args)` gives
+    (training items, test items, item size) before any data is read (an upper bound where only the data tell), for
+    the cost of a run (`vhp_core.cost`);
     `endpoints(root, args, pairs)`, where the dataset has them, gives the (P, D) start and end items of the
     interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6)."""
 
     prepare: Callable[[Path, dict[str, Any]], None]
     load: Callable[[Path, dict[str, Any]], Splits]
     args: dict[str, Any]
+    shape: Callable[[dict[str, Any]], tuple[int, int, int]]
     endpoints: Callable[[Path, dict[str, Any], list[list[Any]]], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 

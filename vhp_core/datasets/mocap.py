@@ -54,6 +54,9 @@ GROUPS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "right arm": [("RightArm", ZYX), ("RightForeArm", ZYX), ("RightHand", ("Xrotation",))],
 }
 """The modelled channels by joint group (Fig. 7), in feature order."""
+CAPTURE_FRAMES = 2150
+"""Frames of the five default trials at 120 Hz (1,075 at frame_step 2): the size a run's cost is
+estimated from before the files are read (other trials: an estimate only)."""
 FEATURES = [f"{joint}.{ch}" for joints in GROUPS.values() for joint, chs in joints for ch in chs]
 FEATURE_GROUPS = [group for group, joints in GROUPS.items() for _, chs in joints for _ in chs]
 
@@ -226,5 +229,6 @@ def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple
     return tuple(torch.from_numpy(np.stack(e).astype(np.float32)) for e in ends)
 
 
-DATASETS[NAME] = DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, args={
+DATASETS[NAME] = DatasetSpec(prepare=prepare, load=load, endpoints=endpoints,
+                             shape=lambda args: (CAPTURE_FRAMES // args["frame_step"],) * 2 + (len(FEATURES),), args={
     "trials": None, "frame_step": None, "split_seed": None, "split": {"valid": None, "test": None}, "mirror": None})

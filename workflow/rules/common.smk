@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from vhp_core.config import (
+    dataset_kind,
     expand_likes,
     manifest_path,
     plan_packs,
@@ -11,6 +12,7 @@ from vhp_core.config import (
     validate,
 )
 from vhp_core.datasets import DATASETS
+from vhp_core.cost import nll_minutes, train_minutes
 from vhp_core.evaluate import METRICS_VERSION
 
 expand_likes(config)
@@ -109,10 +111,31 @@ def pack_name(pack):
     return f"train_{pack[0][0]}__pack{PACKS.index(pack)}"
 
 
+def dataset_shape(dataset):
+    """(training items, test items, item size) of a dataset, from its config alone."""
+    return DATASETS[dataset_kind(config, dataset)].shape(
+        config["datasets"][dataset]["args"]
+    )
+
+
 def train_runtime(pack):
-    """Minutes a cluster should allow: about 1.5 s per epoch per 10k items on one CPU core per run, x4 margin."""
-    epochs = max(resolve_run(config, *run)["training"]["epochs"] for run in pack)
-    return max(10, int(epochs * 0.1 * len(pack)))
+    """Minutes a cluster should allow a training job: vhp_core.cost.train_minutes (steps x FLOPs at an
+    assumed 60 GFLOP/s per CPU thread, plus 4 ms a step, x2, plus 10 min), at most max_job_minutes
+    (a longer job checkpoints on SIGTERM and resumes when resubmitted)."""
+    n_train, _, data_dim = dataset_shape(pack[0][0])
+    specs = [resolve_run(config, *run) for run in pack]
+    return min(config["max_job_minutes"], train_minutes(specs, data_dim, n_train))
+
+
+def nll_runtime(wildcards):
+    """Minutes for one run's NLL: vhp_core.cost.nll_minutes, at most max_job_minutes."""
+    _, n_test, data_dim = dataset_shape(wildcards.dataset)
+    nll = config["datasets"][wildcards.dataset]["nll"]
+    spec = resolve_run(config, wildcards.dataset, wildcards.method, int(wildcards.seed))
+    minutes = nll_minutes(
+        spec, data_dim, nll["samples"], min(n_test, nll["n_items"] or n_test)
+    )
+    return min(config["max_job_minutes"], minutes)
 
 
 def nll_params(wildcards):

@@ -23,6 +23,7 @@ for pack in PACKS:
         resources:
             mem_mb=2000 + 500 * (len(pack) - 1),
             runtime=train_runtime(pack),
+            gpu=config["gpus_per_job"],
         params:
             specs=[resolve_run(config, d, m, s) for d, m, s in pack],
             run_dirs=[f"results/{d}/{m}/seed{s}" for d, m, s in pack],
@@ -67,7 +68,8 @@ rule nll:
     threads: config["torch_threads"]
     resources:
         mem_mb=2000,
-        runtime=600,
+        runtime=nll_runtime,
+        gpu=config["gpus_per_job"],
     params:
         nll=nll_params,
     script:
