@@ -22,3 +22,13 @@ def test_conda_environment_matches_pyproject():
     pip = dict(_split(d) for d in next(d["pip"] for d in env if isinstance(d, dict)) if not d.startswith("-"))
     listed = {**{k: v for k, v in conda.items() if k not in ("python", "pip")}, **pip}
     assert listed == wanted
+
+
+def test_license_and_citation_agree_with_pyproject():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert pyproject["license"] == citation["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    assert citation["version"] == pyproject["version"]
+    assert citation["preferred-citation"]["title"] == "Learning Hierarchical Priors in VAEs"
+    assert yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]["report"] is True
