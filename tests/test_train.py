@@ -89,7 +89,11 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
     """Five runs of four schedules (REWO with its initial phase and prior initialisation, GECO, warm-up,
     constant), two seeds of one method, one pack against one by one, 4 epochs (40 steps). Tolerance:
     batched against single matrix products round differently, about 1e-6 relative per step; after 40
-    Adam steps parameters agree to 1e-4 and logged losses to 1e-4 relative."""
+    Adam steps parameters agree to 1e-4 and logged losses to 1e-4 relative. Except GECO's parameters:
+    its beta falls to 1e-10 here, where the KL gradient on the encoder's variance head is at the level of
+    rounding, and Adam, which divides a gradient by its own scale, turns that noise into steps of up to
+    the learning rate (measured on one machine: 6.6e-3 after 40 steps, while GECO's logged losses and
+    betas agree to 1e-6): those are held to Adam's bound, 40 steps x lr."""
     methods = [("vhp_rewo", 1), ("vhp_rewo", 2), ("vhp_geco", 1), ("vhp_wu20", 1), ("vhp", 3)]
     specs = [make_spec(config, m, epochs=4, seed=s) for m, s in methods]
     specs[0]["kappa"] = 12.6  # REWO leaves its initial phase within the stretch
@@ -103,8 +107,9 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
         run = f"{m}{s}"
         assert p["final_beta"] == pytest.approx(a["final_beta"], rel=1e-4), run
         assert p["final_phase"] == a["final_phase"] and p["steps"] == a["steps"] == 40
+        adam_bound = 40 * specs[0]["training"]["lr"] if m == "vhp_geco" else 1e-4
         assert_same_models(tmp_path / "pack" / run / "model.pt", tmp_path / "alone" / run / "model.pt",
-                           rtol=1e-4, atol=1e-4)
+                           rtol=1e-4, atol=adam_bound)
         for name in ("train_log.csv", "epochs.csv"):
             rp, ra = rows(tmp_path / "pack" / run / name), rows(tmp_path / "alone" / run / name)
             assert len(rp) == len(ra) and rp[0].keys() == ra[0].keys()
