@@ -182,11 +182,11 @@ def why_not() -> str | None:
 
 def dry_run_runtimes(work: Path, env: dict) -> dict[str, int]:
     """rule name (with wildcards) -> the runtime Snakemake's dry run says the job asks for."""
-    out = subprocess.run([SNAKEMAKE_BIN, "-n", "--forceall", "table1", "table2", "--configfile",
-                          "workflow/config/smoke.yaml"], cwd=work, capture_output=True, text=True, env=env,
-                         check=True).stdout
+    run = subprocess.run([SNAKEMAKE_BIN, "-n", "--forceall", "table1", "table2", "--configfile",
+                          "workflow/config/smoke.yaml"], cwd=work, capture_output=True, text=True, env=env, check=True)
+    out = run.stdout + run.stderr  # Snakemake 9 prints the jobs on stderr
     runtimes = {}
-    for block in out.split("\n\n"):
+    for block in re.split(r"^\[.*\d{4}\]$", out, flags=re.M):  # each job's lines follow a [date] line
         rule = re.search(r"^(?:local)?rule (\S+):", block, re.M)
         wildcards = re.search(r"wildcards: (.*)", block)
         runtime = re.search(r"runtime=(\d+)", block)

@@ -80,7 +80,7 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
   _start /run/slurm/slurmdbd.pid /usr/sbin/slurmdbd
   _waitfor sacctmgr -n list cluster
-  _start /run/slurm/slurmctld.pid /usr/sbin/slurmctld
+  _start /run/slurm/slurmctld.pid /usr/sbin/slurmctld -c   # -c: no jobs left over from an earlier start
   _start /run/slurm/slurmd.pid /usr/sbin/slurmd -N localhost
   _waitfor sh -c "sinfo -h -o '%T' | grep -qx idle"
 }
