@@ -111,6 +111,22 @@ def table2_figure(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+SEED_STRIP_KEY = [Line2D([], [], ls="", marker="o", color="tab:blue", label="seed: one clean loop"),
+                  Line2D([], [], ls="", marker="o", mfc="none", color="tab:blue", label="seed: no clean loop"),
+                  Line2D([], [], color="k", lw=1.5, label="median over seeds")]
+
+
+def _seed_strip(ax: plt.Axes, x: float, runs: pd.DataFrame, column: str, size: float) -> None:
+    """One setting's seeds as a jittered column at x (filled: one clean loop; open: not) and their median."""
+    runs = runs.sort_values("seed")
+    values, clean = runs[column].to_numpy(dtype=float), (runs["loop.rotation_index"] == 1).to_numpy()
+    jitter = np.linspace(-0.18, 0.18, len(runs)) if len(runs) > 1 else np.zeros(len(runs))
+    ax.scatter(x + jitter[clean], values[clean], s=size, color="tab:blue", zorder=3)
+    ax.scatter(x + jitter[~clean], values[~clean], s=size, facecolors="none", edgecolors="tab:blue", zorder=3)
+    if len(runs):
+        ax.hlines(np.median(values), x - 0.3, x + 0.3, color="k", lw=1.5)
+
+
 def table1_strip(metrics: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
     """Table 1 per seed: a column of points per method (filled: the codes form one clean loop, rotation
     index 1; open: they do not), the median as a bar, and the paper's value as a red cross; left the
@@ -119,14 +135,7 @@ def table1_strip(metrics: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
     panels = (("ols.abs_error", "OLS read-out (the paper's)"), ("loop.abs_error", "arc-length read-out along the loop"))
     for ax, (column, title) in zip(axes, panels, strict=True):
         for x, method in enumerate(labels):
-            runs = metrics[metrics["method"] == method].sort_values("seed")
-            jitter = np.linspace(-0.18, 0.18, len(runs)) if len(runs) > 1 else np.zeros(len(runs))
-            clean = (runs["loop.rotation_index"] == 1).to_numpy()
-            values = runs[column].to_numpy(dtype=float)
-            ax.scatter(x + jitter[clean], values[clean], s=22, color="tab:blue", zorder=3)
-            ax.scatter(x + jitter[~clean], values[~clean], s=22, facecolors="none", edgecolors="tab:blue", zorder=3)
-            if len(runs):
-                ax.hlines(np.median(values), x - 0.3, x + 0.3, color="k", lw=1.5)
+            _seed_strip(ax, x, metrics[metrics["method"] == method], column, size=22)
             paper = TABLE1_ABS_ERROR.get(method)
             if column == "ols.abs_error" and paper is not None:
                 ax.scatter([x], [paper], marker="x", s=60, color="tab:red", zorder=4)
@@ -135,10 +144,7 @@ def table1_strip(metrics: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
         ax.set_ylim(bottom=0)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("mean absolute angle error on the test set (rad)")
-    key = [Line2D([], [], ls="", marker="o", color="tab:blue", label="seed: one clean loop"),
-           Line2D([], [], ls="", marker="o", mfc="none", color="tab:blue", label="seed: no clean loop"),
-           Line2D([], [], color="k", lw=1.5, label="median over seeds"),
-           Line2D([], [], ls="", marker="x", color="tab:red", label="paper")]
+    key = [*SEED_STRIP_KEY, Line2D([], [], ls="", marker="x", color="tab:red", label="paper")]
     fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 0.98), ncol=len(key), frameon=False)
     return fig
 
@@ -154,13 +160,7 @@ def sensitivity_figure(table: pd.DataFrame, metrics: pd.DataFrame, paper: float 
         rows = table[table["factor"] == factor].reset_index(drop=True)
         for x, row in rows.iterrows():
             runs = metrics[(metrics["dataset"] == row["dataset"]) & (metrics["method"] == row["method"])]
-            values = runs.sort_values("seed")["ols.abs_error"].to_numpy(dtype=float)
-            clean = (runs.sort_values("seed")["loop.rotation_index"] == 1).to_numpy()
-            jitter = np.linspace(-0.2, 0.2, len(values)) if len(values) > 1 else np.zeros(len(values))
-            ax.scatter(x + jitter[clean], values[clean], s=16, color="tab:blue", zorder=3)
-            ax.scatter(x + jitter[~clean], values[~clean], s=16, facecolors="none", edgecolors="tab:blue", zorder=3)
-            if len(values):
-                ax.hlines(np.median(values), x - 0.3, x + 0.3, color="k", lw=1.5)
+            _seed_strip(ax, x, runs, "ols.abs_error", size=16)
             ax.text(x, top, f"{row['clean_loops']}/{row['n_seeds']}", ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(rows)), [str(v) for v in rows["value"]])
         for tick, is_ref in zip(ax.get_xticklabels(), rows["is_reference"], strict=True):
@@ -172,10 +172,7 @@ def sensitivity_figure(table: pd.DataFrame, metrics: pd.DataFrame, paper: float 
         ax.set_title(factor, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel("OLS angle error on the test set (rad)")
-    key = [Line2D([], [], ls="", marker="o", color="tab:blue", label="seed: one clean loop"),
-           Line2D([], [], ls="", marker="o", mfc="none", color="tab:blue", label="seed: no clean loop"),
-           Line2D([], [], color="k", lw=1.5, label="median"),
-           Line2D([], [], color="tab:red", ls="--", label="paper (reference method)")]
+    key = [*SEED_STRIP_KEY, Line2D([], [], color="tab:red", ls="--", label="paper (reference method)")]
     fig.legend(handles=key, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(key), frameon=False)
     fig.supxlabel("setting (bold: the reference); k/n: seeds with one clean loop", fontsize=8)
     return fig

@@ -44,6 +44,14 @@ def paired_against_reference(runs: pd.DataFrame, column: str, methods: list[str]
     return out
 
 
+def _readouts(runs: pd.DataFrame) -> dict:
+    """Table 1's read-outs over one setting's seeds: the OLS error's and the arc-length read-out's
+    spread, and the seeds with one clean loop."""
+    return {"n_seeds": len(runs), **{f"abs_error_{k}": v for k, v in spread(runs["ols.abs_error"]).items()},
+            "clean_loops": int((runs["loop.rotation_index"] == 1).sum()),
+            **{f"loop_error_{k}": v for k, v in spread(runs["loop.abs_error"]).items()}}
+
+
 def _comparison_columns(comparison: dict | None, reference: str) -> dict:
     empty = {"n_pairs": None, "diff": None, "ci_low": None, "ci_high": None, "within_noise": None}
     return {"reference": reference, **(empty if comparison is None else comparison)}
@@ -59,14 +67,8 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     rows = []
     for m in methods:
         runs = metrics[metrics["method"] == m]
-        ols, loop = spread(runs["ols.abs_error"]), spread(runs["loop.abs_error"])
-        rows.append({
-            "method": m, "label": labels[m], "n_seeds": len(runs),
-            **{f"abs_error_{k}": v for k, v in ols.items()}, "paper": TABLE1_ABS_ERROR.get(m),
-            "clean_loops": int((runs["loop.rotation_index"] == 1).sum()),
-            **{f"loop_error_{k}": v for k, v in loop.items()},
-            **_comparison_columns(comparisons.get(m), methods[0]),
-        })
+        rows.append({"method": m, "label": labels[m], "paper": TABLE1_ABS_ERROR.get(m), **_readouts(runs),
+                     **_comparison_columns(comparisons.get(m), methods[0])})
     return pd.DataFrame(rows)
 
 
@@ -75,24 +77,19 @@ def sensitivity_table(metrics: pd.DataFrame, levels: list[dict], labels: dict[st
     over its seeds, and its OLS error's paired difference from its factor's reference setting."""
     _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "sensitivity")
 
-    def errors(level: dict) -> pd.Series:
-        runs = metrics[(metrics["dataset"] == level["dataset"]) & (metrics["method"] == level["method"])]
-        return runs.set_index("seed")["ols.abs_error"]
-
-    references = {level["factor"]: errors(level) for level in levels if level["reference"]}
+    settings = [metrics[(metrics["dataset"] == level["dataset"]) & (metrics["method"] == level["method"])]
+                for level in levels]
+    references = {level["factor"]: runs.set_index("seed")["ols.abs_error"]
+                  for level, runs in zip(levels, settings, strict=True) if level["reference"]}
     rows = []
-    for level in levels:
-        runs = metrics[(metrics["dataset"] == level["dataset"]) & (metrics["method"] == level["method"])]
-        here, reference = errors(level), references[level["factor"]]
+    for level, runs in zip(levels, settings, strict=True):
+        here, reference = runs.set_index("seed")["ols.abs_error"], references[level["factor"]]
         seeds = here.index.intersection(reference.index)
         comparison = None if level["reference"] else paired_bootstrap((here[seeds] - reference[seeds]).to_numpy())
         rows.append({
             "factor": level["factor"], "value": level["value"], "dataset": level["dataset"],
             "method": level["method"], "label": labels.get(level["method"], level["method"]),
-            "is_reference": level["reference"], "n_seeds": len(runs),
-            **{f"abs_error_{k}": v for k, v in spread(runs["ols.abs_error"]).items()},
-            "clean_loops": int((runs["loop.rotation_index"] == 1).sum()),
-            **{f"loop_error_{k}": v for k, v in spread(runs["loop.abs_error"]).items()},
+            "is_reference": level["reference"], **_readouts(runs),
             **{k: v for k, v in _comparison_columns(comparison, "").items() if k != "reference"},
         })
     return pd.DataFrame(rows)
