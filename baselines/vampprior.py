@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vhp_core.distributions import log_normal_diag_components, reparameterise
-from vhp_core.networks import ConditionalGaussian
-from vhp_core.priors import Prior, register_prior
+from vhp_core.maths.distributions import log_normal_diag_components, reparameterise
+from vhp_core.maths.networks import ConditionalGaussian
+from vhp_core.maths.priors import Prior, register_prior
 
 
 @register_prior("vampprior")

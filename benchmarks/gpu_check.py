@@ -45,7 +45,7 @@ Checks
    leave a plateau at a step that depends on the stream (two CPU realisations: up to 89 % apart at
    step 200), so only check 3 speaks for it.
 5. nll: the dynamic MNIST models loaded onto the device (`load_model(path, device)`); their
-   importance-sampled NLL (`vhp_core.nll`, S samples) must stay on the device, be finite and lie
+   importance-sampled NLL (`vhp_core.maths.nll`, S samples) must stay on the device, be finite and lie
    below the one-sample -ELBO (Burda et al. 2016, Thm. 1; within 3 standard errors); the pendulum runs
    go through `evaluate_run` (their config's device: test -ELBO, active units, OLS) with finite metrics.
 6. speed (not a pass/fail check): run-steps/s of R = 10 VHP + REWO runs packed and of one alone on the
@@ -80,13 +80,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts: benchmarks/ is not a package
 import train_benchmark as tb  # noqa: E402
 
-from vhp_core import datasets, noise, train  # noqa: E402
-from vhp_core.config import deep_merge, load_config, resolve_run  # noqa: E402
+from vhp_core import datasets  # noqa: E402
 from vhp_core.datasets import DataError, Splits  # noqa: E402
-from vhp_core.evaluate import evaluate_run  # noqa: E402
-from vhp_core.nll import importance_sampled_nll  # noqa: E402
-from vhp_core.objectives import OBJECTIVES  # noqa: E402
-from vhp_core.train import Interrupted, build_model, fit_pack, load_model, pack_key  # noqa: E402
+from vhp_core.maths import noise
+from vhp_core.maths.nll import importance_sampled_nll  # noqa: E402
+from vhp_core.maths.objectives import OBJECTIVES  # noqa: E402
+from vhp_core.runs import train
+from vhp_core.runs.config import deep_merge, load_config, resolve_run  # noqa: E402
+from vhp_core.runs.evaluate import evaluate_run  # noqa: E402
+from vhp_core.runs.train import Interrupted, build_model, fit_pack, load_model, pack_key  # noqa: E402
 
 NO_CUDA_EXIT = 2
 TRAIN_ITEMS = {"dynamic_mnist": 50_000, "static_mnist": 50_000, "fashion_mnist": 50_000, "omniglot_small": 3_388,

@@ -29,8 +29,8 @@ from scipy.special import logsumexp
 from torch import nn
 from torch.utils import benchmark
 
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.nll import DEFAULT_BATCH, DEFAULT_CHUNK, importance_sampled_nll, tune_process
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.nll import DEFAULT_BATCH, DEFAULT_CHUNK, importance_sampled_nll, tune_process
 
 REFERENCE_MB = 100  # rows per forward pass in vae_vampprior's calculate_likelihood
 MATMUL_SIZE = 2048  # square float32 matmul for the machine's peak

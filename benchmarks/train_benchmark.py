@@ -33,7 +33,7 @@ Cells
     calling thread, where 1e-40 is flushed to 0 before any parallel work); (iii) a control at 1e-40
     with the trainer's flush turned off (`--no-control` skips it: it is slow), which shows what
     flushing saves.
-(e) nll: `vhp_core.nll.importance_sampled_nll` against the per-point reference loop of
+(e) nll: `vhp_core.maths.nll.importance_sampled_nll` against the per-point reference loop of
     `benchmarks/nll_benchmark.py` (`reference_nll`, imported), both on the IWAE (L=1) MNIST model with
     random weights and S importance samples, random binary images: points/s and their ratio.
 
@@ -88,12 +88,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts: benchmarks/ is not a package
 from nll_benchmark import binary_data, matmul_peak_gflops, reference_nll, timed  # noqa: E402
 
-from vhp_core import train  # noqa: E402
-from vhp_core.config import load_config, resolve_run  # noqa: E402
-from vhp_core.cost import train_step_flops  # noqa: E402
 from vhp_core.datasets import Splits  # noqa: E402
-from vhp_core.nll import importance_sampled_nll  # noqa: E402
-from vhp_core.train import build_model, fit_pack  # noqa: E402
+from vhp_core.maths.nll import importance_sampled_nll  # noqa: E402
+from vhp_core.runs import train  # noqa: E402
+from vhp_core.runs.config import load_config, resolve_run  # noqa: E402
+from vhp_core.runs.cost import train_step_flops  # noqa: E402
+from vhp_core.runs.train import build_model, fit_pack  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "workflow" / "config" / "config.yaml"
@@ -171,7 +171,7 @@ def synthetic_splits(dataset: str, n_train: int, held: int = HELD_ITEMS, seed: i
 
 
 # ---------------------------------------------------------------------------------------------------
-# Timing (FLOPs: vhp_core.cost.train_step_flops)
+# Timing (FLOPs: vhp_core.runs.cost.train_step_flops)
 
 @dataclass
 class Rate:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from vhp_core import datasets
-from vhp_core.config import load_config
+from vhp_core.runs.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "workflow" / "config"

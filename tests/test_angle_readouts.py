@@ -4,7 +4,7 @@ twice and a collapsed blob."""
 import numpy as np
 import pytest
 
-from vhp_core.angle_readouts import (
+from vhp_core.maths.angle_readouts import (
     angle_regression_error,
     arc_position,
     circle_centre,

@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 import torch
 
-from vhp_core import train
+from vhp_core.runs import train
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
@@ -121,4 +121,4 @@ def test_gpu_check_reports_a_failing_part_and_goes_on():
     with report.attempt("train", "pendulum/broken"):
         train.lr_at(0, 1e-3, [["one", 1e-3]])  # a malformed stage: a TypeError inside vhp_core
     (check,) = report.checks
-    assert not check["ok"] and check["detail"].startswith("TypeError") and "vhp_core/train.py" in check["detail"]
+    assert not check["ok"] and check["detail"].startswith("TypeError") and "vhp_core/runs/train.py" in check["detail"]

@@ -6,7 +6,10 @@ import pytest
 import yaml
 from conftest import CONFIGS
 
-from vhp_core.config import (
+from vhp_core.maths.likelihoods import LIKELIHOODS
+from vhp_core.maths.objectives import OBJECTIVES
+from vhp_core.maths.schedules import KINDS
+from vhp_core.runs.config import (
     SCHEMA,
     ConfigError,
     data_root,
@@ -17,9 +20,6 @@ from vhp_core.config import (
     sensitivity_levels,
     validate,
 )
-from vhp_core.likelihoods import LIKELIHOODS
-from vhp_core.objectives import OBJECTIVES
-from vhp_core.schedules import KINDS
 
 BAD = [
     (lambda c: c.update(epochs=3), "(top level)", "'epochs' was unexpected"),

@@ -1,8 +1,8 @@
 """The cost model behind cluster time limits, against FLOPs counted by hand."""
 import pytest
 
-from vhp_core.config import resolve_run
-from vhp_core.cost import nll_sample_flops, train_minutes, train_step_flops
+from vhp_core.runs.config import resolve_run
+from vhp_core.runs.cost import nll_sample_flops, train_minutes, train_step_flops
 
 
 def test_nll_flops_of_the_iwae_model_per_sample(config):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from vhp_core.distributions import log_bernoulli_logits
+from vhp_core.maths.distributions import log_bernoulli_logits
 
 S, B, D = 6, 5, 784
 

@@ -1,8 +1,8 @@
 """Active units and the test subset of a reduced-scale NLL."""
 import torch
 
-from vhp_core.evaluate import active_units
-from vhp_core.nll import nll_subset
+from vhp_core.maths.nll import nll_subset
+from vhp_core.runs.evaluate import active_units
 
 
 def test_active_units_counts_dimensions_with_varying_means():

@@ -8,14 +8,14 @@ import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from vhp_core.config import resolve_run
 from vhp_core.devices import DeviceError, module_device
-from vhp_core.evaluate import encode_means, evaluate_nll, evaluate_run, load_run
-from vhp_core.interpolation_runs import interpolation_run, smoothness_run
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.nll import importance_sampled_nll
-from vhp_core.priors import PRIORS
-from vhp_core.train import build_model
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.nll import importance_sampled_nll
+from vhp_core.maths.priors import PRIORS
+from vhp_core.runs.config import resolve_run
+from vhp_core.runs.evaluate import encode_means, evaluate_nll, evaluate_run, load_run
+from vhp_core.runs.interpolation_runs import interpolation_run, smoothness_run
+from vhp_core.runs.train import build_model
 
 ELSEWHERE = torch.device("meta")  # not the CPU, where the data stay
 PRIOR_ARGS = {"vhp": {"zeta_dim": 2, "hidden": [8], "activation": "tanh"}, "vampprior": {"n_components": 5},

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vhp_core.datasets import pendulum
-from vhp_core.interpolation import (
+from vhp_core.maths.interpolation import (
     interpolate,
     join_endpoints,
     knn_edges,
@@ -20,8 +20,8 @@ from vhp_core.interpolation import (
     shortest_path,
     smoothness_factor,
 )
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.priors import PRIORS
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.priors import PRIORS
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, MultivariateNormal, Normal
 
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.networks import LOGVAR_BOUND, GatedLinear, mlp
-from vhp_core.objectives import OBJECTIVES, iwae_bound, weighted_elbo
-from vhp_core.priors import PRIORS, HierarchicalPrior
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.networks import LOGVAR_BOUND, GatedLinear, mlp
+from vhp_core.maths.objectives import OBJECTIVES, iwae_bound, weighted_elbo
+from vhp_core.maths.priors import PRIORS, HierarchicalPrior
 
 
 def small_vae(prior: str = "vhp", likelihood: str = "bernoulli", activation: str = "tanh") -> VAE:
@@ -126,7 +126,7 @@ def test_objectives_give_finite_gradients(likelihood, objective):
 
 
 def test_component_log_densities_match_broadcasting():
-    from vhp_core.distributions import log_normal_diag, log_normal_diag_components
+    from vhp_core.maths.distributions import log_normal_diag, log_normal_diag_components
 
     torch.manual_seed(4)
     z, mu = 3 * torch.randn(7, 5, 40), 3 * torch.randn(300, 40)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal, kl_divergence
 
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.networks import LOGVAR_BOUND
-from vhp_core.nll import importance_sampled_nll, nll_summary
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.networks import LOGVAR_BOUND
+from vhp_core.maths.nll import importance_sampled_nll, nll_summary
 
 DATA_DIM, LATENT_DIM = 4, 2
 
@@ -203,8 +203,8 @@ def test_vampprior_pseudo_inputs_are_encoded_once_per_evaluation_not_once_per_ch
 
 TUNED_PROCESS = """
 import resource, torch
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.nll import importance_sampled_nll, tune_process
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.nll import importance_sampled_nll, tune_process
 assert tune_process(), "glibc refused the settings"
 torch.set_num_threads(2)
 tiny = torch.full((1 << 20,), 1e-30) * 1e-10  # 1e-40, a denormal; 4 MiB: computed by both threads

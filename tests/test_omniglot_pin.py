@@ -14,10 +14,10 @@ import pytest
 import scipy.io
 
 from vhp_core import datasets
-from vhp_core.config import load_config
 from vhp_core.datasets import DataError
 from vhp_core.datasets import fetch as fetch_module
 from vhp_core.datasets.fetch import CHECKSUMS, MIRROR_ENV, checksums, fetch, git_blob_id
+from vhp_core.runs.config import load_config
 
 PINNED = "016a3536ffe5e1d38e42563a18d7a78bfaf643ec"  # the blob yburda/iwae lists as datasets/OMNIGLOT/chardata.mat
 URL = "https://github.com/yburda/iwae/raw/master/datasets/OMNIGLOT/chardata.mat"

@@ -7,10 +7,10 @@ import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
 
 from baselines.vampprior import VampPrior
-from vhp_core.mixture_prior import MixtureOfGaussians
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.networks import ConditionalGaussian
-from vhp_core.objectives import weighted_elbo
+from vhp_core.maths.mixture_prior import MixtureOfGaussians
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.networks import ConditionalGaussian
+from vhp_core.maths.objectives import weighted_elbo
 
 DATA_DIM = 6
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from vhp_core.schedules import Schedules, f_beta, geco_update, rewo_update
+from vhp_core.maths.schedules import Schedules, f_beta, geco_update, rewo_update
 
 REWO = {"name": "rewo", "nu": 1.0, "tau": 3.0, "beta_init": 1e-3}
 

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from vhp_core.statistics import paired_bootstrap, spread
+from vhp_core.maths.statistics import paired_bootstrap, spread
 
 
 def test_spread_of_known_values():

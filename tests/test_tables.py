@@ -5,9 +5,9 @@ import pytest
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_rgba
 
-from vhp_core.paper import TABLE1_ABS_ERROR, TABLE2_NLL
-from vhp_core.plots import table1_strip, table2_figure
-from vhp_core.tables import read_metrics, table1, table1_display, table2, table2_display, to_markdown
+from vhp_core.report.paper import TABLE1_ABS_ERROR, TABLE2_NLL
+from vhp_core.report.plots import table1_strip, table2_figure
+from vhp_core.report.tables import read_metrics, table1, table1_display, table2, table2_display, to_markdown
 
 LABELS = {"vhp_rewo": "VHP + REWO", "iwae_l1": "IWAE (L=1)"}
 

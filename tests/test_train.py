@@ -13,15 +13,15 @@ import torch
 import yaml
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from vhp_core import train
-from vhp_core.config import resolve_run
 from vhp_core.datasets import load
 from vhp_core.devices import DeviceError, make_generator, resolve_device
-from vhp_core.evaluate import evaluate_run
 from vhp_core.io import sha256_file
-from vhp_core.nll import importance_sampled_nll, nll_subset
-from vhp_core.objectives import Objective
-from vhp_core.train import CheckpointError, NonFiniteLossError, build_model, fit, fit_pack, load_model, lr_at
+from vhp_core.maths.nll import importance_sampled_nll, nll_subset
+from vhp_core.maths.objectives import Objective
+from vhp_core.runs import train
+from vhp_core.runs.config import resolve_run
+from vhp_core.runs.evaluate import evaluate_run
+from vhp_core.runs.train import CheckpointError, NonFiniteLossError, build_model, fit, fit_pack, load_model, lr_at
 
 pytestmark = pytest.mark.slow
 
@@ -355,7 +355,7 @@ def test_learning_rate_stages_follow_burda():
 def test_packed_adam_is_torch_adam_and_holds_the_prior_per_run(config):
     """PackedAdam against torch.optim.Adam on the same gradients: equal updates where the prior trains,
     and a held run's prior left exactly as it was (REWO's initial phase)."""
-    from vhp_core.packed import PackedAdam, PackedModel
+    from vhp_core.runs.packed import PackedAdam, PackedModel
     spec = make_spec(config)
     torch.manual_seed(0)
     models = [build_model(spec, 256) for _ in range(2)]

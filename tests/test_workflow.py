@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from vhp_core.config import load_config
-from vhp_core.paper import TABLE1_ABS_ERROR
+from vhp_core.report.paper import TABLE1_ABS_ERROR
+from vhp_core.runs.config import load_config
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,10 +9,10 @@ import json
 import logging
 
 from vhp_core import datasets
-from vhp_core.config import data_root, dataset_kind, load_config, resolve_run
-from vhp_core.evaluate import evaluate_run
 from vhp_core.io import write_json
-from vhp_core.train import train_run
+from vhp_core.runs.config import data_root, dataset_kind, load_config, resolve_run
+from vhp_core.runs.evaluate import evaluate_run
+from vhp_core.runs.train import train_run
 
 DEFAULT_CONFIG = "workflow/config/config.yaml"
 

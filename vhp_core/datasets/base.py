@@ -34,7 +34,7 @@ class DatasetSpec:
     `args` names the keys its config `args` may hold (a nested dict for a mapping of fixed keys, None
     for a value the loader checks), so a misspelled key is refused before any work; `shape(args)` gives
     (training items, test items, item size) before any data is read (an upper bound where only the data tell), for
-    the cost of a run (`vhp_core.cost`);
+    the cost of a run (`vhp_core.runs.cost`);
     `endpoints(root, args, pairs)`, where the dataset has them, gives the (P, D) start and end items of the
     interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6)."""
 

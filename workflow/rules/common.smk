@@ -1,7 +1,7 @@
 # The only Python logic of the workflow: validate the config, build the run grid, input functions.
 from pathlib import Path
 
-from vhp_core.config import (
+from vhp_core.runs.config import (
     dataset_kind,
     expand_likes,
     manifest_path,
@@ -12,8 +12,8 @@ from vhp_core.config import (
     validate,
 )
 from vhp_core.datasets import DATASETS
-from vhp_core.cost import nll_minutes, train_minutes
-from vhp_core.evaluate import METRICS_VERSION
+from vhp_core.runs.cost import nll_minutes, train_minutes
+from vhp_core.runs.evaluate import METRICS_VERSION
 
 expand_likes(config)
 validate(config)
@@ -119,7 +119,7 @@ def dataset_shape(dataset):
 
 
 def train_runtime(pack):
-    """Minutes a cluster should allow a training job: vhp_core.cost.train_minutes (steps x FLOPs at an
+    """Minutes a cluster should allow a training job: vhp_core.runs.cost.train_minutes (steps x FLOPs at an
     assumed 60 GFLOP/s per CPU thread, plus 4 ms a step, x2, plus 10 min), at most max_job_minutes
     (a longer job checkpoints on SIGTERM and resumes when resubmitted)."""
     n_train, _, data_dim = dataset_shape(pack[0][0])
@@ -128,7 +128,7 @@ def train_runtime(pack):
 
 
 def nll_runtime(wildcards):
-    """Minutes for one run's NLL: vhp_core.cost.nll_minutes, at most max_job_minutes."""
+    """Minutes for one run's NLL: vhp_core.runs.cost.nll_minutes, at most max_job_minutes."""
     _, n_test, data_dim = dataset_shape(wildcards.dataset)
     nll = config["datasets"][wildcards.dataset]["nll"]
     spec = resolve_run(config, wildcards.dataset, wildcards.method, int(wildcards.seed))

@@ -1,7 +1,7 @@
 """Write metrics.json for one trained run."""
 from common import log_to
 
-from vhp_core.evaluate import evaluate_run
+from vhp_core.runs.evaluate import evaluate_run
 from vhp_core.io import write_json
 
 log_to(snakemake.log[0])

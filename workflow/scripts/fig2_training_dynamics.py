@@ -1,7 +1,7 @@
 """Fig. 2: posterior and prior of the pendulum at the snapshot steps, and beta over steps."""
 from common import log_to
 
-from vhp_core.plots import save_figure, training_dynamics
+from vhp_core.report.plots import save_figure, training_dynamics
 
 log_to(snakemake.log[0])
 runs = {label: (snap, log) for label, snap, log in

@@ -3,8 +3,8 @@ import pandas as pd
 from common import log_to
 
 from vhp_core.io import atomic_path
-from vhp_core.plots import save_figure
-from vhp_core.plots_interpolation import pendulum_frames, pendulum_graphs, pendulum_summary
+from vhp_core.report.plots import save_figure
+from vhp_core.report.plots_interpolation import pendulum_frames, pendulum_graphs, pendulum_summary
 
 log_to(snakemake.log[0])
 runs = dict(zip(snakemake.params.labels.values(), snakemake.input, strict=True))

@@ -2,8 +2,8 @@
 from common import log_to
 
 from vhp_core.datasets.mocap import load_meta
-from vhp_core.plots import save_figure
-from vhp_core.plots_mocap import mocap_graphs, mocap_movements
+from vhp_core.report.plots import save_figure
+from vhp_core.report.plots_mocap import mocap_graphs, mocap_movements
 
 log_to(snakemake.log[0])
 meta = load_meta(snakemake.params.data_root, snakemake.params.data_args)

@@ -4,8 +4,8 @@ from common import log_to
 
 from vhp_core.datasets.mocap import load_meta
 from vhp_core.io import atomic_path, write_text
-from vhp_core.plots import save_figure
-from vhp_core.plots_mocap import (
+from vhp_core.report.plots import save_figure
+from vhp_core.report.plots_mocap import (
     smoothness_figure,
     smoothness_markdown,
     smoothness_points,

@@ -2,8 +2,8 @@
 reconstruction error, one point per method and seed."""
 from common import log_to
 
-from vhp_core.plots import save_figure
-from vhp_core.plots_mocap import smoothness_points, smoothness_runs, tradeoff_figure
+from vhp_core.report.plots import save_figure
+from vhp_core.report.plots_mocap import smoothness_points, smoothness_runs, tradeoff_figure
 
 log_to(snakemake.log[0])
 runs = smoothness_runs(list(snakemake.input.runs), list(snakemake.params.labels.values()), snakemake.params.seeds)

@@ -2,7 +2,7 @@
 import numpy as np
 from common import log_to
 
-from vhp_core.interpolation_runs import interpolation_run
+from vhp_core.runs.interpolation_runs import interpolation_run
 from vhp_core.io import atomic_path
 
 log_to(snakemake.log[0])

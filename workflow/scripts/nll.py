@@ -4,7 +4,7 @@ import logging
 import torch
 from common import log_to
 
-from vhp_core.evaluate import evaluate_nll
+from vhp_core.runs.evaluate import evaluate_nll
 from vhp_core.io import write_json
 
 log_to(snakemake.log[0])

@@ -1,9 +1,9 @@
 """The sensitivity study of Table 1's read-outs: its table (CSV and Markdown) and its figure."""
 from common import log_to
 
-from vhp_core.paper import TABLE1_ABS_ERROR
-from vhp_core.plots import save_figure, sensitivity_figure
-from vhp_core.tables import read_metrics, sensitivity_display, sensitivity_table, write_table
+from vhp_core.report.paper import TABLE1_ABS_ERROR
+from vhp_core.report.plots import save_figure, sensitivity_figure
+from vhp_core.report.tables import read_metrics, sensitivity_display, sensitivity_table, write_table
 
 log_to(snakemake.log[0])
 metrics = read_metrics(snakemake.input)

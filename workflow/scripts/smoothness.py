@@ -2,7 +2,7 @@
 import numpy as np
 from common import log_to
 
-from vhp_core.interpolation_runs import smoothness_run
+from vhp_core.runs.interpolation_runs import smoothness_run
 from vhp_core.io import atomic_path
 
 log_to(snakemake.log[0])

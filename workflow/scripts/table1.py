@@ -2,8 +2,8 @@
 strip plot of the per-seed errors."""
 from common import log_to
 
-from vhp_core.plots import save_figure, table1_strip
-from vhp_core.tables import read_metrics, table1, table1_display, write_table
+from vhp_core.report.plots import save_figure, table1_strip
+from vhp_core.report.tables import read_metrics, table1, table1_display, write_table
 
 log_to(snakemake.log[0])
 metrics = read_metrics(snakemake.input)

@@ -1,8 +1,8 @@
 """Aggregate nll.json and metrics.json of every run into Table 2 and the active-units table."""
 from common import log_to
 
-from vhp_core.plots import save_figure, table2_figure
-from vhp_core.tables import active_units_table, read_metrics, table2, table2_display, write_table
+from vhp_core.report.plots import save_figure, table2_figure
+from vhp_core.report.tables import active_units_table, read_metrics, table2, table2_display, write_table
 
 log_to(snakemake.log[0])
 labels = snakemake.params.labels

@@ -4,7 +4,7 @@ from pathlib import Path
 import pandas as pd
 from common import log_to
 
-from vhp_core.plots import learning_curves, save_figure
+from vhp_core.report.plots import learning_curves, save_figure
 
 log_to(snakemake.log[0])
 frames = []

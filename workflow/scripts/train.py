@@ -4,7 +4,7 @@ import logging
 
 from common import log_to
 
-from vhp_core.train import train_pack
+from vhp_core.runs.train import train_pack
 
 log_to(snakemake.log[0])
 summaries = train_pack(snakemake.params.specs, snakemake.params.run_dirs)

@@ -7,11 +7,11 @@ from typing import Any
 import torch
 
 from vhp_core import datasets
-from vhp_core.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
 from vhp_core.devices import module_device, resolve_device
-from vhp_core.model import VAE
-from vhp_core.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary, tune_process
-from vhp_core.train import load_model, neg_elbo
+from vhp_core.maths.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
+from vhp_core.maths.model import VAE
+from vhp_core.maths.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary, tune_process
+from vhp_core.runs.train import load_model, neg_elbo
 
 METRICS_VERSION = 2
 """Bumped whenever `evaluate_run` adds or changes a metric: the workflow passes it to the evaluate rule

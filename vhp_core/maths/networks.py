@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from vhp_core.distributions import log_normal_diag, reparameterise
+from vhp_core.maths.distributions import log_normal_diag, reparameterise
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "softplus": nn.Softplus}
 

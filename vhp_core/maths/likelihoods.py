@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from vhp_core.distributions import log_bernoulli_logits, log_normal_diag
-from vhp_core.networks import mlp
+from vhp_core.maths.distributions import log_bernoulli_logits, log_normal_diag
+from vhp_core.maths.networks import mlp
 
 
 class Decoder(nn.Module):

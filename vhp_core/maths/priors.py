@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vhp_core.distributions import log_standard_normal, reparameterise
-from vhp_core.networks import ConditionalGaussian
+from vhp_core.maths.distributions import log_standard_normal, reparameterise
+from vhp_core.maths.networks import ConditionalGaussian
 
 PRIORS: dict[str, type["Prior"]] = {}
 
@@ -133,4 +133,4 @@ class HierarchicalPrior(Prior):
 # Priors defined in other modules register themselves when imported; importing them here makes
 # every consumer of PRIORS (configs, models, tests) see all of them.
 from baselines import vampprior  # noqa: E402, F401, I001
-from vhp_core import mixture_prior  # noqa: E402, F401
+from vhp_core.maths import mixture_prior  # noqa: E402, F401

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from vhp_core.io import write_text
-from vhp_core.paper import NOT_COMPARABLE, TABLE1_ABS_ERROR, TABLE2_NLL
-from vhp_core.statistics import MIN_PAIRS, paired_bootstrap, spread
+from vhp_core.maths.statistics import MIN_PAIRS, paired_bootstrap, spread
+from vhp_core.report.paper import NOT_COMPARABLE, TABLE1_ABS_ERROR, TABLE2_NLL
 
 
 def read_metrics(paths: list[str | Path]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vhp_core.devices import module_device
-from vhp_core.model import VAE
+from vhp_core.maths.model import VAE
 
 
 def knn_edges(nodes: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vhp_core.noise import standard_normal
+from vhp_core.maths.noise import standard_normal
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -41,7 +41,7 @@ def log_bernoulli_logits(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, n: int | None = None) -> torch.Tensor:
     """Sample N(mu, diag exp(logvar)) by the reparameterisation trick; n adds a leading sample axis.
-    The noise comes from the active `vhp_core.noise` source."""
+    The noise comes from the active `vhp_core.maths.noise` source."""
     shape = mu.shape if n is None else (n, *mu.shape)
     return mu + torch.exp(0.5 * logvar) * standard_normal(shape, mu.dtype, mu.device)
 

@@ -1,5 +1,5 @@
 """One training loop for every method, for one run or a pack of R runs trained as one batched model
-(`vhp_core.packed`): Adam on minibatches, a beta schedule, a CSV log every `log_every` steps,
+(`vhp_core.runs.packed`): Adam on minibatches, a beta schedule, a CSV log every `log_every` steps,
 checkpoints on a wall-clock interval, at the end and on SIGTERM, exact resume from them, and optional
 early stopping on the validation -ELBO. Packing is a speed choice: a run trains to the same numbers
 in a pack as alone.
@@ -31,11 +31,11 @@ from vhp_core import datasets
 from vhp_core.datasets import Splits
 from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state
 from vhp_core.io import atomic_path
-from vhp_core.model import VAE, ModelConfig
-from vhp_core.nll import importance_sampled_nll, nll_subset, nll_summary
-from vhp_core.objectives import OBJECTIVES, Objective, first_sample_mean
-from vhp_core.packed import PackedAdam, PackedModel
-from vhp_core.schedules import Schedules
+from vhp_core.maths.model import VAE, ModelConfig
+from vhp_core.maths.nll import importance_sampled_nll, nll_subset, nll_summary
+from vhp_core.maths.objectives import OBJECTIVES, Objective, first_sample_mean
+from vhp_core.maths.schedules import Schedules
+from vhp_core.runs.packed import PackedAdam, PackedModel
 
 log = logging.getLogger(__name__)
 

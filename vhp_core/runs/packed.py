@@ -17,8 +17,8 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_map
 
-from vhp_core import noise
-from vhp_core.model import VAE
+from vhp_core.maths import noise
+from vhp_core.maths.model import VAE
 
 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
 
@@ -98,7 +98,7 @@ class PackedModel:
 
     def call(self, fn: Callable, args: Sequence[torch.Tensor], generators: Sequence[torch.Tensor]) -> Any:
         """fn(model, *args) for every run, args and outputs with a leading run axis; the noise `fn` draws
-        through `vhp_core.noise` comes from each run's own generator, in the order of a run alone."""
+        through `vhp_core.maths.noise` comes from each run's own generator, in the order of a run alone."""
         plan = self._plan(fn, args)
         draws = [torch.stack([torch.randn(shape, device=self.flat.device, generator=g) for g in generators])
                  for shape in plan]

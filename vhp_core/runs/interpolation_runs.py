@@ -8,14 +8,14 @@ import torch
 
 from vhp_core import datasets
 from vhp_core.datasets import DATASETS
-from vhp_core.evaluate import encode_means, load_run
-from vhp_core.interpolation import (
+from vhp_core.maths.interpolation import (
     interpolate,
     mean_squared_error,
     normalised_smoothness,
     reconstruction_mse,
     smoothness_factor,
 )
+from vhp_core.runs.evaluate import encode_means, load_run
 
 log = logging.getLogger(__name__)
 

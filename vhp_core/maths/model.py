@@ -4,10 +4,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vhp_core.distributions import log_normal_diag, reparameterise
-from vhp_core.likelihoods import LIKELIHOODS
-from vhp_core.networks import ConditionalGaussian
-from vhp_core.priors import PRIORS, Prior
+from vhp_core.maths.distributions import log_normal_diag, reparameterise
+from vhp_core.maths.likelihoods import LIKELIHOODS
+from vhp_core.maths.networks import ConditionalGaussian
+from vhp_core.maths.priors import PRIORS, Prior
 
 
 @dataclass

@@ -10,8 +10,8 @@ import pandas as pd
 from matplotlib.collections import EllipseCollection
 from matplotlib.lines import Line2D
 
-from vhp_core.paper import TABLE1_ABS_ERROR, TABLE2_NLL
-from vhp_core.schedules import rewo_update
+from vhp_core.maths.schedules import rewo_update
+from vhp_core.report.paper import TABLE1_ABS_ERROR, TABLE2_NLL
 
 
 def save_figure(fig: plt.Figure, *paths: str | Path) -> None:

@@ -6,9 +6,9 @@ logits are all prior parameters (Theta), trained like the VHP's and frozen in RE
 import torch
 from torch import nn
 
-from vhp_core.distributions import log_normal_diag_components, reparameterise
-from vhp_core.networks import bound_logvar
-from vhp_core.priors import Prior, register_prior
+from vhp_core.maths.distributions import log_normal_diag_components, reparameterise
+from vhp_core.maths.networks import bound_logvar
+from vhp_core.maths.priors import Prior, register_prior
 
 
 @register_prior("mog")

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vhp_core.objectives import OBJECTIVES
-from vhp_core.train import build_model
+from vhp_core.maths.objectives import OBJECTIVES
+from vhp_core.runs.train import build_model
 
 CPU_GFLOPS = 60.0
 """Linear-layer GFLOP/s of one CPU thread assumed for a time limit. Measured on a 2-core x86_64 machine

@@ -1,4 +1,5 @@
-"""Acclaim motion files (CMU's ASF skeleton + AMC motion) and their forward kinematics.
+"""Acclaim motion files (CMU's ASF skeleton + AMC motion) and their forward kinematics: the tests' independent
+check of the BVH kinematics the mocap dataset uses (the same captures, another file format and parser).
 
 ASF: every bone has a `direction` (unit vector in the global frame of the rest pose), a `length`, an
 `axis` (three angles in degrees and the order they apply in, e.g. "XYZ": X first, so C = Rz @ Ry @ Rx)

@@ -12,8 +12,8 @@ import torch
 from matplotlib.patches import Rectangle
 
 from vhp_core.datasets.mocap import MocapMeta
-from vhp_core.interpolation import discontinuities
-from vhp_core.plots_interpolation import graph_panel
+from vhp_core.maths.interpolation import discontinuities
+from vhp_core.report.plots_interpolation import graph_panel
 
 PAIR_COLOURS = ["black", "tab:orange", "red", "maroon"]  # Fig. 5: within a motion, then three across motions
 SIDE_COLOURS = {"Left": "tab:blue", "LHip": "tab:blue", "LThumb": "tab:blue", "Right": "tab:red",

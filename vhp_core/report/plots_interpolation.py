@@ -11,7 +11,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.patches import Rectangle
 
 from vhp_core.datasets.pendulum import read_angle
-from vhp_core.interpolation import discontinuities
+from vhp_core.maths.interpolation import discontinuities
 
 PATH_COLOURS = ["red", "black", "tab:orange", "maroon", "tab:purple", "tab:green"]
 

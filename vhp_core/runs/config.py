@@ -14,9 +14,9 @@ import yaml
 
 from vhp_core.datasets import DATASETS
 from vhp_core.devices import DeviceError, resolve_device
-from vhp_core.priors import PRIORS
+from vhp_core.maths.priors import PRIORS
 
-SCHEMA = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 INTERPOLATING_FIGURES = ("pendulum_interpolation", "mocap_interpolation", "smoothness")
@@ -274,7 +274,7 @@ def run_grid(config: dict[str, Any]) -> list[Run]:
 def plan_packs(config: dict[str, Any], runs: list[Run]) -> list[list[Run]]:
     """Runs grouped into packs of at most `config['pack']` whose specs share a `pack_key` (same data,
     architecture, objective, batches and epochs), in the order of `runs`: each pack is one training job."""
-    from vhp_core.train import pack_key
+    from vhp_core.runs.train import pack_key
 
     groups: dict[str, list[Run]] = {}
     for run in runs:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vhp_core.model import VAE
+from vhp_core.maths.model import VAE
 
 
 @dataclass(frozen=True)

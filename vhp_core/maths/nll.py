@@ -13,7 +13,7 @@ import torch
 from tqdm import tqdm
 
 from vhp_core.devices import module_device
-from vhp_core.model import VAE
+from vhp_core.maths.model import VAE
 
 DEFAULT_CHUNK = 100  # importance samples per model call
 DEFAULT_BATCH = 20  # data items per model call: 2,000 rows, fastest of 500-40,000 on a CPU thread; ~40 MiB (MNIST)
