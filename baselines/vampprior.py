@@ -13,10 +13,10 @@ from torch import nn
 
 from vhp_core.maths.distributions import log_normal_diag_components, reparameterise
 from vhp_core.maths.networks import ConditionalGaussian
-from vhp_core.maths.priors import Prior, register_prior
+from vhp_core.maths.priors import PRIORS, Prior
 
 
-@register_prior("vampprior")
+@PRIORS.register("vampprior")
 class VampPrior(Prior):
     """Mixture of the encoder's posteriors at C pseudo-inputs, with uniform weights 1/C as in the paper.
 

@@ -5,8 +5,8 @@ import copy
 import pytest
 import torch
 from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+from vhp_core.baselines.vampprior import VampPrior
 
-from baselines.vampprior import VampPrior
 from vhp_core.maths.mixture_prior import MixtureOfGaussians
 from vhp_core.maths.model import VAE, ModelConfig
 from vhp_core.maths.networks import ConditionalGaussian

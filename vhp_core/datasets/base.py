@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vhp_core.registry import Registry
+
 
 class DataError(RuntimeError):
     """A data file is missing, corrupt or does not match its pinned checksum."""
@@ -45,4 +47,5 @@ class DatasetSpec:
     endpoints: Callable[[Path, dict[str, Any], list[list[Any]]], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
-DATASETS: dict[str, DatasetSpec] = {}
+DATASETS: Registry[DatasetSpec] = Registry("datasets")
+"""Datasets by name: `DATASETS.register("name")(DatasetSpec(...))`."""

@@ -37,7 +37,7 @@ import torch
 from vhp_core.datasets.base import DataError, Splits
 from vhp_core.io import atomic_path, sha256_file, write_json
 
-CHECKSUMS = Path(__file__).resolve().parents[2] / "data" / "checksums.tsv"
+CHECKSUMS = Path(__file__).with_name("checksums.tsv")
 MIRROR_ENV = "VHP_DATA_MIRROR"
 TIMEOUT = 60  # seconds without data before a download gives up
 PIN_HEX_DIGITS = {"stored": 64, "gunzip": 64, "lf": 64, "git_blob": 40}

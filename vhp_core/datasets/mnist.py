@@ -96,8 +96,8 @@ def load_static(root: Path, args: dict[str, Any]) -> Splits:
 
 
 for _name in ("dynamic_mnist", "fashion_mnist"):
-    DATASETS[_name] = DatasetSpec(prepare=partial(prepare_grey, name=_name), load=partial(load_grey, name=_name),
+    DATASETS.register(_name)(DatasetSpec(prepare=partial(prepare_grey, name=_name), load=partial(load_grey, name=_name),
                                   args={"binarize_seed": None, "mirror": None},
-                                  shape=lambda args: (N_TRAIN, 10_000, 784))
-DATASETS["static_mnist"] = DatasetSpec(prepare=prepare_static, load=load_static, args={"mirror": None},
-                                       shape=lambda args: (N_TRAIN, 10_000, 784))
+                                  shape=lambda args: (N_TRAIN, 10_000, 784)))
+DATASETS.register("static_mnist")(DatasetSpec(prepare=prepare_static, load=load_static, args={"mirror": None},
+                                       shape=lambda args: (N_TRAIN, 10_000, 784)))

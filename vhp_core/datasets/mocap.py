@@ -229,6 +229,6 @@ def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple
     return tuple(torch.from_numpy(np.stack(e).astype(np.float32)) for e in ends)
 
 
-DATASETS[NAME] = DatasetSpec(prepare=prepare, load=load, endpoints=endpoints,
+DATASETS.register(NAME)(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints,
                              shape=lambda args: (CAPTURE_FRAMES // args["frame_step"],) * 2 + (len(FEATURES),), args={
-    "trials": None, "frame_step": None, "split_seed": None, "split": {"valid": None, "test": None}, "mirror": None})
+    "trials": None, "frame_step": None, "split_seed": None, "split": {"valid": None, "test": None}, "mirror": None}))

@@ -178,10 +178,10 @@ def load_small(root: Path, args: dict[str, Any]) -> Splits:
     return to_splits(load_processed(root, "omniglot_small", identity), dynamic_binarization=True, labelled=True)
 
 
-DATASETS["omniglot"] = DatasetSpec(prepare=prepare_chardata, load=load_chardata,
+DATASETS.register("omniglot")(DatasetSpec(prepare=prepare_chardata, load=load_chardata,
                                    args={"binarize_seed": None, "mirror": None},
-                                   shape=lambda args: (24_345 - N_VALID, 8_070, 28 * 28))
-DATASETS["omniglot_small"] = DatasetSpec(prepare=prepare_small, load=load_small,
+                                   shape=lambda args: (24_345 - N_VALID, 8_070, 28 * 28)))
+DATASETS.register("omniglot_small")(DatasetSpec(prepare=prepare_small, load=load_small,
                                          args={"binarize_seed": None, "split_seed": None, "mirror": None},
                                          shape=lambda args: (242 * (20 - TEST_DRAWINGS - VALID_DRAWINGS),
-                                                             242 * TEST_DRAWINGS, 28 * 28))
+                                                             242 * TEST_DRAWINGS, 28 * 28)))

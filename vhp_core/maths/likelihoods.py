@@ -4,6 +4,10 @@ from torch import nn
 
 from vhp_core.maths.distributions import log_bernoulli_logits, log_normal_diag
 from vhp_core.maths.networks import mlp
+from vhp_core.registry import Registry
+
+LIKELIHOODS: Registry[type["Decoder"]] = Registry("likelihoods")
+"""Decoders by name: `@LIKELIHOODS.register("name")` on a subclass of Decoder."""
 
 
 class Decoder(nn.Module):
@@ -21,6 +25,7 @@ class Decoder(nn.Module):
         raise NotImplementedError
 
 
+@LIKELIHOODS.register("bernoulli")
 class BernoulliDecoder(Decoder):
     """Bernoulli pixels from logits; grey-level targets in [0, 1] give the cross-entropy."""
 
@@ -31,6 +36,7 @@ class BernoulliDecoder(Decoder):
         return torch.sigmoid(self.net(z))
 
 
+@LIKELIHOODS.register("gaussian")
 class GaussianDecoder(Decoder):
     """Gaussian with a mean from the network and one learned log-variance per data dimension."""
 
@@ -44,5 +50,3 @@ class GaussianDecoder(Decoder):
     def mean(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
 
-
-LIKELIHOODS: dict[str, type[Decoder]] = {"bernoulli": BernoulliDecoder, "gaussian": GaussianDecoder}

@@ -8,10 +8,10 @@ from torch import nn
 
 from vhp_core.maths.distributions import log_normal_diag_components, reparameterise
 from vhp_core.maths.networks import bound_logvar
-from vhp_core.maths.priors import Prior, register_prior
+from vhp_core.maths.priors import PRIORS, Prior
 
 
-@register_prior("mog")
+@PRIORS.register("mog")
 class MixtureOfGaussians(Prior):
     """K diagonal Gaussians with learned weights. Init: means ~ N(0, I) so the components start spread
     over the standard normal's bulk, unit variances, equal weights. Log-variances are bounded to

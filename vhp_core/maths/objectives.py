@@ -6,6 +6,10 @@ from dataclasses import dataclass
 import torch
 
 from vhp_core.maths.model import VAE
+from vhp_core.registry import Registry
+
+OBJECTIVES: Registry["Objective"] = Registry("objectives")
+"""Training objectives by name: `OBJECTIVES.register("name")(objective)`."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,5 @@ class LossTerms:
         return self.objective.loss(self.samples_rec, self.samples_kl, beta)
 
 
-weighted_elbo = Objective(joint=False)
-iwae_bound = Objective(joint=True)
-
-OBJECTIVES: dict[str, Objective] = {"elbo": weighted_elbo, "iwae": iwae_bound}
+weighted_elbo = OBJECTIVES.register("elbo")(Objective(joint=False))
+iwae_bound = OBJECTIVES.register("iwae")(Objective(joint=True))

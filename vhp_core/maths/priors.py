@@ -5,7 +5,6 @@ shape z.shape[:-1] (exact, whatever k, for priors with a closed-form density); w
 log of an unbiased estimate of p(z), which the NLL evaluator uses for joint importance samples.
 """
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -13,20 +12,10 @@ from torch import nn
 
 from vhp_core.maths.distributions import log_standard_normal, reparameterise
 from vhp_core.maths.networks import ConditionalGaussian
+from vhp_core.registry import Registry
 
-PRIORS: dict[str, type["Prior"]] = {}
-
-
-def register_prior(name: str) -> Callable[[type["Prior"]], type["Prior"]]:
-    """Class decorator: make a prior available to configs under `name`."""
-
-    def add(cls: type["Prior"]) -> type["Prior"]:
-        if name in PRIORS:
-            raise ValueError(f"prior {name!r} is registered twice ({PRIORS[name].__name__}, {cls.__name__})")
-        PRIORS[name] = cls
-        return cls
-
-    return add
+PRIORS: Registry[type["Prior"]] = Registry("priors")
+"""Priors by name: `@PRIORS.register("name")` on a subclass of Prior."""
 
 
 class Prior(nn.Module):
@@ -73,7 +62,7 @@ class Prior(nn.Module):
             self.initialised.fill_(True)
 
 
-@register_prior("standard_normal")
+@PRIORS.register("standard_normal")
 class StandardNormal(Prior):
     """p(z) = N(0, I)."""
 
@@ -84,7 +73,7 @@ class StandardNormal(Prior):
         return torch.randn(n, self.latent_dim, device=self.device)
 
 
-@register_prior("vhp")
+@PRIORS.register("vhp")
 class HierarchicalPrior(Prior):
     """VHP: p_Theta(z) = int p_Theta(z|zeta) N(zeta; 0, I) dzeta with proposal q_Phi(zeta|z) (Eq. 7-8).
 
@@ -129,8 +118,3 @@ class HierarchicalPrior(Prior):
         zeta = torch.randn(n, self.zeta_dim, device=self.device)
         return self.loc + torch.exp(self.log_scale) * reparameterise(*self.p_z(zeta))
 
-
-# Priors defined in other modules register themselves when imported; importing them here makes
-# every consumer of PRIORS (configs, models, tests) see all of them.
-from baselines import vampprior  # noqa: E402, F401, I001
-from vhp_core.maths import mixture_prior  # noqa: E402, F401

@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-KINDS = ("constant", "warmup", "geco", "rewo")
+from vhp_core.registry import Registry
+
 SETTLED_BETA = 0.99  # GECO and REWO count as settled (early stopping may count the epoch) from this beta up
 
 
@@ -46,27 +47,104 @@ def geco_update(beta: float | torch.Tensor, delta: float | torch.Tensor, nu: flo
                            torch.as_tensor(delta, dtype=torch.float64), nu).exp()
 
 
+class Schedule:
+    """A kind of beta schedule, registered by name in SCHEDULES: the keys of its config entry (with their
+    defaults; None marks a required key, every value a positive number), whether it needs the dataset's
+    kappa, and its step for every run of a pack at once. A step reads the pack's (R,) tensors and returns
+    the new log beta of every run; the pack keeps it where the run is of this kind, so a step may compute
+    nonsense (NaN parameters) for the other runs."""
+
+    parameters: dict[str, float | None] = {"beta_init": 1.0}
+    needs_kappa = False
+    initial_phase = False  # True: the run starts in REWO's initial phase, with the prior held (Alg. 1)
+
+    def log_beta_init(self, p: dict[str, float]) -> float:
+        return math.log(p["beta_init"])
+
+    def step(self, s: "Schedules", delta: torch.Tensor, epoch: float) -> torch.Tensor:
+        return s.log_beta
+
+    def settled(self, s: "Schedules") -> torch.Tensor:
+        """Where beta is in its final regime (see Schedules.settled)."""
+        return torch.ones_like(s.initial_phase)
+
+
+SCHEDULES: Registry[type[Schedule]] = Registry("schedules")
+"""Beta schedules by name: `@SCHEDULES.register("name")` on a subclass of Schedule."""
+
+
+@SCHEDULES.register("constant")
+class Constant(Schedule):
+    """beta = beta_init throughout (1: the plain VAE objective)."""
+
+
+@SCHEDULES.register("warmup")
+class WarmUp(Schedule):
+    """Linear warm-up: beta = min(1, epoch / epochs), 0 before the first update."""
+
+    parameters = {"epochs": None}
+
+    def log_beta_init(self, p: dict[str, float]) -> float:
+        return float("-inf")
+
+    def step(self, s: "Schedules", delta: torch.Tensor, epoch: float) -> torch.Tensor:
+        return (epoch / s.params["epochs"]).clamp(max=1.0).log()
+
+    def settled(self, s: "Schedules") -> torch.Tensor:
+        return s.beta >= 1.0
+
+
+@SCHEDULES.register("geco")
+class Geco(Schedule):
+    """GECO (Eq. 5): beta falls while the constraint is violated and rises while it holds, without bound."""
+
+    parameters = {"nu": None, "beta_init": 1.0}
+    needs_kappa = True
+
+    def step(self, s: "Schedules", delta: torch.Tensor, epoch: float) -> torch.Tensor:
+        return geco_log_update(s.log_beta, delta, s.params["nu"])
+
+    def settled(self, s: "Schedules") -> torch.Tensor:
+        return s.beta >= SETTLED_BETA
+
+
+@SCHEDULES.register("rewo")
+class Rewo(Schedule):
+    """REWO (Alg. 1, Eq. 11-12): beta held in the initial phase, then moved to 1 once the constraint holds."""
+
+    parameters = {"nu": None, "tau": None, "beta_init": 1.0}
+    needs_kappa = True
+    initial_phase = True
+
+    def step(self, s: "Schedules", delta: torch.Tensor, epoch: float) -> torch.Tensor:
+        rewo = rewo_log_update(s.log_beta, delta, s.params["nu"], s.params["tau"])
+        return torch.where(s.initial_phase, s.log_beta, rewo)
+
+    def settled(self, s: "Schedules") -> torch.Tensor:
+        return ~s.initial_phase & (s.beta >= SETTLED_BETA)
+
+
 class Schedules:
     """The beta schedules of R runs, one entry per run (`args[r]` as in a method's `schedule` entry,
     `kappas[r]` the dataset's kappa for GECO and REWO); every property is an (R,) tensor on `device`."""
 
     def __init__(self, args: Sequence[dict[str, Any]], kappas: Sequence[float | None], data_dim: int,
                  device: torch.device | str = "cpu"):
-        rows = [_parameters(dict(a), kappa) for a, kappa in zip(args, kappas, strict=True)]
+        rows = [parse(dict(a), kappa) for a, kappa in zip(args, kappas, strict=True)]
         f64 = {"dtype": torch.float64, "device": device}
-        self.kind = torch.tensor([KINDS.index(r["kind"]) for r in rows], device=device)
-        self.alpha, self.nu, self.tau, self.kappa2, self.warmup_epochs = (
-            torch.tensor([r[key] for r in rows], **f64) for key in ("alpha", "nu", "tau", "kappa2", "epochs"))
+        names = [r.pop("name") for r in rows]
+        self.kinds = {name: (SCHEDULES[name](), torch.tensor([n == name for n in names], device=device))
+                      for name in dict.fromkeys(names)}
+        self.alpha, self.kappa2, self.log_beta = (torch.tensor([r.pop(key) for r in rows], **f64)
+                                                  for key in ("alpha", "kappa2", "log_beta"))
+        keys = dict.fromkeys(k for r in rows for k in r)
+        self.params = {k: torch.tensor([r.get(k, float("nan")) for r in rows], **f64) for k in keys}
         self.data_dim = data_dim
-        self.log_beta = torch.tensor([r["log_beta"] for r in rows], **f64)
         self.c_hat = torch.full((len(rows),), float("nan"), **f64)  # NaN until the first batch
-        self.initial_phase = self.kind == KINDS.index("rewo")
+        self.initial_phase = torch.tensor([SCHEDULES[n].initial_phase for n in names], device=device)
 
     def __len__(self) -> int:
-        return len(self.kind)
-
-    def _is(self, kind: str) -> torch.Tensor:
-        return self.kind == KINDS.index(kind)
+        return len(self.alpha)
 
     @property
     def beta(self) -> torch.Tensor:
@@ -84,9 +162,10 @@ class Schedules:
         always; warm-up: once done; GECO: while beta >= SETTLED_BETA (its beta has no final value, and after
         its first steps it often collapses to 1e-49 and takes thousands of steps to climb back); REWO: in
         the main phase with beta >= SETTLED_BETA (Eq. 11 holds it at 1, approached from below)."""
-        beta = self.beta
-        return (self._is("constant") | (self._is("warmup") & (beta >= 1.0))
-                | ((self._is("geco") | self._is("rewo")) & ~self.initial_phase & (beta >= SETTLED_BETA)))
+        out = torch.zeros_like(self.initial_phase)
+        for kind, mask in self.kinds.values():
+            out = out | (mask & kind.settled(self))
+        return out
 
     def update(self, c_batch: torch.Tensor, epoch: float) -> None:
         """Fold each run's batch mean reconstruction error (R,) into C_hat, then move beta; `epoch` counts
@@ -96,11 +175,10 @@ class Schedules:
         self.c_hat = torch.where(self.c_hat.isnan(), c, (1 - self.alpha) * c + self.alpha * self.c_hat)
         self.initial_phase = self.initial_phase & ~(self.c_hat < self.kappa2)
         delta = (self.c_hat - self.kappa2) / self.data_dim
-        warm = (epoch / self.warmup_epochs).clamp(max=1.0).log()
-        log_beta = torch.where(self._is("warmup"), warm, self.log_beta)
-        log_beta = torch.where(self._is("geco"), geco_log_update(self.log_beta, delta, self.nu), log_beta)
-        rewo = rewo_log_update(self.log_beta, delta, self.nu, self.tau)
-        self.log_beta = torch.where(self._is("rewo") & ~self.initial_phase, rewo, log_beta)
+        log_beta = self.log_beta
+        for kind, mask in self.kinds.values():
+            log_beta = torch.where(mask, kind.step(self, delta, epoch), log_beta)
+        self.log_beta = log_beta
 
     def state_dict(self, run: int) -> dict[str, Any]:
         """Run `run`'s state, on the CPU."""
@@ -112,32 +190,26 @@ class Schedules:
             getattr(self, key)[run] = state[key]
 
 
-def _parameters(args: dict[str, Any], kappa: float | None) -> dict[str, Any]:
-    """One run's schedule entry as numbers, checked; unused parameters are NaN or 1."""
-    kind = args.pop("name")
-    if kind not in KINDS:
-        raise ValueError(f"schedule name {kind!r} is unknown; expected one of {list(KINDS)}")
+def parse(args: dict[str, Any], kappa: float | None) -> dict[str, Any]:
+    """One run's schedule entry (`name`, `alpha` and the kind's own keys) as numbers, checked, with
+    `kappa2` (inf for a kind without a constraint) and the starting `log_beta`; ValueError names a bad key."""
+    args = dict(args)
+    name = args.pop("name")
+    kind = SCHEDULES[name]()
     alpha = args.pop("alpha", 0.99)
     if not 0.0 <= alpha < 1.0:
         raise ValueError(f"schedule alpha = {alpha} must lie in [0, 1)")
-    row = {"kind": kind, "alpha": alpha, "nu": 0.0, "tau": 0.0, "kappa2": float("inf"), "epochs": 1.0,
-           "log_beta": 0.0}
-    if kind in ("geco", "rewo"):
-        if kappa is None:
-            raise ValueError(f"schedule {kind!r} needs the dataset's `kappa`, which is not set")
-        row["kappa2"], row["nu"] = kappa**2, args.pop("nu")
-        if kind == "rewo":
-            row["tau"] = args.pop("tau")
-    if kind == "warmup":
-        row["epochs"] = args.pop("epochs")
-        if row["epochs"] <= 0:
-            raise ValueError(f"warm-up epochs = {row['epochs']} must be positive")
-        row["log_beta"] = float("-inf")  # beta = 0 before the first update
-    else:
-        beta_init = args.pop("beta_init", 1.0)
-        if beta_init <= 0:
-            raise ValueError(f"schedule beta_init = {beta_init} must be positive")
-        row["log_beta"] = math.log(beta_init)
-    if args:
-        raise ValueError(f"schedule {kind!r} takes no {sorted(args)}")
-    return row
+    unknown = sorted(set(args) - set(kind.parameters))
+    if unknown:
+        raise ValueError(f"schedule {name!r} takes no {unknown}; its keys: {sorted(kind.parameters)} and alpha")
+    row = {**{k: v for k, v in kind.parameters.items() if v is not None}, **args}
+    missing = sorted(set(kind.parameters) - set(row))
+    if missing:
+        raise ValueError(f"schedule {name!r} needs {missing}")
+    for key, value in row.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"schedule {name!r}: {key} = {value!r} must be a positive number")
+    if kind.needs_kappa and kappa is None:
+        raise ValueError(f"schedule {name!r} needs the dataset's `kappa`, which is not set")
+    return {**row, "name": name, "alpha": alpha, "kappa2": kappa**2 if kind.needs_kappa else float("inf"),
+            "log_beta": kind.log_beta_init(row)}

@@ -1,7 +1,8 @@
 """Load, validate and resolve the workflow config: one run = (dataset, method, seed) -> a flat spec.
 
-The JSON schema (workflow/schemas/config.schema.yaml) rejects unknown keys and values by name;
-the checks here cover what a schema cannot see (registered priors, methods a table refers to).
+The JSON schema (config.schema.yaml beside this module) checks the structure and rejects unknown keys by name;
+the checks here cover what a schema cannot see: names of registered parts (after importing the config's
+`plugins`), keys of their arguments, and the methods and datasets a table refers to.
 """
 import copy
 import difflib
@@ -14,9 +15,15 @@ import yaml
 
 from vhp_core.datasets import DATASETS
 from vhp_core.devices import DeviceError, resolve_device
+from vhp_core.maths.likelihoods import LIKELIHOODS
+from vhp_core.maths.objectives import OBJECTIVES
 from vhp_core.maths.priors import PRIORS
+from vhp_core.maths.schedules import SCHEDULES
+from vhp_core.maths.schedules import parse as parse_schedule
+from vhp_core.plugins import PluginError, import_plugins
+from vhp_core.registry import Registry, UnknownName
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
 
 
 INTERPOLATING_FIGURES = ("pendulum_interpolation", "mocap_interpolation", "smoothness")
@@ -117,10 +124,16 @@ def validate(config: dict[str, Any]) -> None:
     if errors:
         error = jsonschema.exceptions.best_match(errors)
         raise ConfigError(f"config key {_location(error)}: {error.message}")
+    try:
+        import_plugins(config.get("plugins", []))
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from exc
     for name in config["datasets"]:
-        if dataset_kind(config, name) not in DATASETS:
-            raise ConfigError(f"config key datasets/{name}: not a registered dataset; registered: {sorted(DATASETS)} "
-                              "(a variant of one names it with `like:`)")
+        _check_name(DATASETS, dataset_kind(config, name), f"datasets/{name}",
+                    "; a variant of a registered dataset names it with `like:`")
+        if "likelihood" in config["datasets"][name].get("model", {}):
+            _check_name(LIKELIHOODS, config["datasets"][name]["model"]["likelihood"],
+                        f"datasets/{name}/model/likelihood")
         check_keys(config["datasets"][name]["args"], DATASETS[dataset_kind(config, name)].args,
                    f"datasets/{name}/args")
     try:
@@ -128,9 +141,11 @@ def validate(config: dict[str, Any]) -> None:
     except DeviceError as exc:
         raise ConfigError(str(exc)) from exc
     for name, method in config["methods"].items():
-        if method["prior"] not in PRIORS:
-            raise ConfigError(f"config key methods/{name}/prior: {method['prior']!r} is not a registered prior; "
-                              f"expected one of {sorted(PRIORS)}")
+        _check_name(PRIORS, method["prior"], f"methods/{name}/prior")
+        _check_name(OBJECTIVES, method["objective"], f"methods/{name}/objective")
+        _check_name(SCHEDULES, method["schedule"]["name"], f"methods/{name}/schedule/name")
+        if "likelihood" in method.get("model", {}):
+            _check_name(LIKELIHOODS, method["model"]["likelihood"], f"methods/{name}/model/likelihood")
     for table, spec in config["tables"].items():
         for method in spec["methods"]:
             if method not in config["methods"]:
@@ -160,6 +175,14 @@ def validate(config: dict[str, Any]) -> None:
                               f"`datasets/{spec['dataset']}/interpolation` settings")
     for dataset, method in dict.fromkeys((d, m) for d, m, _ in run_grid(config)):
         _check_prior_args(config, dataset, method)
+        _check_schedule(config, dataset, method)
+
+
+def _check_name(registry: Registry, name: str, where: str, hint: str = "") -> None:
+    try:
+        registry[name]
+    except UnknownName as exc:
+        raise ConfigError(f"config key {where}: {exc}{hint}") from exc
 
 
 def check_keys(mapping: dict[str, Any], known: dict[str, Any], where: str) -> None:
@@ -186,6 +209,15 @@ def _check_prior_args(config: dict[str, Any], dataset: str, method: str) -> None
     missing = [n for n, p in known.items() if p.default is p.empty and n not in spec["prior_args"]]
     if missing:
         raise ConfigError(f"config key {where}: missing {missing}, which the {spec['prior']!r} prior requires")
+
+
+def _check_schedule(config: dict[str, Any], dataset: str, method: str) -> None:
+    """The schedule a run would build: its keys known to its kind, its values in range, kappa set if needed."""
+    spec = resolve_run(config, dataset, method, 0)
+    try:
+        parse_schedule(spec["schedule"], spec["kappa"])
+    except ValueError as exc:
+        raise ConfigError(f"config key methods/{method}/schedule (on {dataset}): {exc}") from exc
 
 
 def _validate_sensitivity(config: dict[str, Any]) -> None:
@@ -248,6 +280,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "training": deep_merge(ds["training"], m.get("training", {})),
         "evaluation": ds["evaluation"],
         **({"curves": ds["curves"]} if "curves" in ds else {}),  # only where configured: other specs unchanged
+        **({"plugins": list(config["plugins"])} if config.get("plugins") else {}),
     }
 
 

@@ -35,6 +35,7 @@ from vhp_core.maths.model import VAE, ModelConfig
 from vhp_core.maths.nll import importance_sampled_nll, nll_subset, nll_summary
 from vhp_core.maths.objectives import OBJECTIVES, Objective, first_sample_mean
 from vhp_core.maths.schedules import Schedules
+from vhp_core.plugins import import_plugins
 from vhp_core.runs.packed import PackedAdam, PackedModel
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Interrupted(RuntimeError):
 
 
 def build_model(spec: dict[str, Any], data_dim: int) -> VAE:
+    """The run's VAE, after importing the config's plugins that may define its parts."""
+    import_plugins(spec.get("plugins", []))
     m = spec["model"]
     cfg = ModelConfig(data_dim=data_dim, latent_dim=m["latent_dim"], hidden=m["hidden"],
                       activation=m["activation"], likelihood=m["likelihood"],
