@@ -41,7 +41,7 @@ from vhp_core.datasets.fetch import (
     save_processed,
     start_prepare,
 )
-from vhp_core.mocap.bvh import Motion, Skeleton, joint_positions, parse_bvh, parse_hierarchy
+from vhp_core.datasets.bvh import Motion, Skeleton, joint_positions, parse_bvh, parse_hierarchy
 
 NAME, SOURCE = "mocap", "cmu_mocap"
 SPLITS = ("train", "valid", "test")

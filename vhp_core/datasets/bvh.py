@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vhp_core.datasets.base import DataError
-from vhp_core.mocap.rotations import euler_matrix
+from vhp_core.datasets.rotations import euler_matrix
 
 POSITIONS = ("Xposition", "Yposition", "Zposition")
 ROTATIONS = ("Xrotation", "Yrotation", "Zrotation")

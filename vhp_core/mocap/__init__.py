@@ -1,1 +1,0 @@
-"""Motion capture files: BVH (cgspeed's CMU conversion) and Acclaim ASF/AMC, with forward kinematics."""
