@@ -11,9 +11,9 @@ from acclaim import acclaim_positions, parse_amc, parse_asf
 
 from vhp_core import datasets
 from vhp_core.datasets import DataError
+from vhp_core.datasets.bvh import joint_positions, parse_bvh, parse_hierarchy
 from vhp_core.datasets.fetch import MIRROR_ENV, checksums, fetch
 from vhp_core.datasets.mocap import FEATURES, GROUPS, load_meta, raw_files, read_trial
-from vhp_core.datasets.bvh import joint_positions, parse_bvh, parse_hierarchy
 from vhp_core.datasets.rotations import euler_matrix
 from vhp_core.report.plots_mocap import (
     smoothness_markdown,

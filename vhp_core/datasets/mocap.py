@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from vhp_core.datasets.base import DATASETS, DataError, DatasetSpec, Splits
+from vhp_core.datasets.bvh import Motion, Skeleton, joint_positions, parse_bvh, parse_hierarchy
 from vhp_core.datasets.fetch import (
     fetch,
     load_processed,
@@ -41,7 +42,6 @@ from vhp_core.datasets.fetch import (
     save_processed,
     start_prepare,
 )
-from vhp_core.datasets.bvh import Motion, Skeleton, joint_positions, parse_bvh, parse_hierarchy
 
 NAME, SOURCE = "mocap", "cmu_mocap"
 SPLITS = ("train", "valid", "test")
