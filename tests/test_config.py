@@ -28,7 +28,7 @@ BAD = [
     (lambda c: c["datasets"]["pendulum"]["training"].update(lr=-1), "datasets/pendulum/training/lr", "-1"),
     (lambda c: c["datasets"]["pendulum"]["model"].update(likelihood="poisson"), "model/likelihood", "'poisson'"),
     (lambda c: c["methods"]["vhp_rewo"]["schedule"].update(name="cosine"), "schedule/name", "'cosine'"),
-    (lambda c: c["methods"]["vhp_rewo"]["schedule"].update(kappa=2), "methods/vhp_rewo/schedule", "'kappa'"),
+    (lambda c: c["methods"]["vhp_rewo"]["schedule"].update(kappa2=2), "methods/vhp_rewo/schedule", "'kappa2'"),
     (lambda c: c["methods"]["vhp_rewo"]["schedule"].pop("tau"), "methods/vhp_rewo/schedule", "'tau'"),
     (lambda c: c["methods"]["vhp_rewo"]["schedule"].update(nu=-1), "methods/vhp_rewo/schedule", "nu = -1"),
     (lambda c: c["methods"]["vhp_rewo"]["schedule"].update(alpha=1.5), "methods/vhp_rewo/schedule/alpha", "1.5"),
@@ -111,19 +111,19 @@ def test_the_schema_lists_no_registered_name():
 
 def test_a_variant_states_only_what_differs(smoke_config):
     config = copy.deepcopy(smoke_config)
-    config["methods"]["rewo_tau1"] = {"like": "vhp_rewo", "schedule": {"tau": 1.0}, "kappa": 2.0}
+    config["methods"]["rewo_tau1"] = {"like": "vhp_rewo", "schedule": {"tau": 1.0}, "kappa2": 4.0}
     config["methods"]["rewo_tau1_wide"] = {"like": "rewo_tau1", "model": {"hidden": [64]}}
     config["datasets"]["pendulum_thin"] = {"like": "pendulum", "args": {"rod_width": 1.0}}
     expand_likes(config)
     validate(config)
     spec = resolve_run(config, "pendulum_thin", "rewo_tau1_wide", 3)
     rewo = resolve_run(config, "pendulum", "vhp_rewo", 3)
-    assert spec["schedule"] == {**rewo["schedule"], "tau": 1.0} and spec["kappa"] == 2.0
+    assert spec["schedule"] == {**rewo["schedule"], "tau": 1.0} and spec["kappa2"] == 4.0
     assert spec["model"] == {**rewo["model"], "hidden": [64]}
     assert spec["dataset_args"] == {**rewo["dataset_args"], "rod_width": 1.0}
     assert spec["dataset_kind"] == "pendulum" and "dataset_kind" not in rewo  # specs of registered datasets unchanged
     assert spec["data_root"] == f"{config['data']['root']}/variants/pendulum_thin" == data_root(config, "pendulum_thin")
-    assert rewo["data_root"] == config["data"]["root"] and rewo["kappa"] == config["datasets"]["pendulum"]["kappa"]
+    assert rewo["data_root"] == config["data"]["root"] and rewo["kappa2"] == config["datasets"]["pendulum"]["kappa2"]
 
 
 @pytest.mark.parametrize("like, message", [("vhp_rewoo", "methods/x/like: 'vhp_rewoo' is not defined"),

@@ -10,8 +10,8 @@ from vhp_core.maths.schedules import Schedules, f_beta, geco_update, rewo_update
 REWO = {"name": "rewo", "nu": 1.0, "tau": 3.0, "beta_init": 1e-3}
 
 
-def one(args: dict, kappa: float | None = None, data_dim: int = 4) -> Schedules:
-    return Schedules([args], [kappa], data_dim)
+def one(args: dict, kappa2: float | None = None, data_dim: int = 4) -> Schedules:
+    return Schedules([args], [kappa2], data_dim)
 
 
 def update(s: Schedules, c: float, epoch: float = 0.0) -> None:
@@ -88,7 +88,7 @@ def test_trajectories_of_several_runs_at_once_follow_the_equations():
     geco = [16.0 + 6.0 * math.sin(i / 40) for i in range(3000)]
     s = Schedules([{"name": "rewo", "nu": 1.0, "tau": 3.0, "beta_init": 1e-4, "alpha": 0.99},
                    {"name": "geco", "nu": 0.5, "beta_init": 1.0, "alpha": 0.9},
-                   {"name": "constant", "beta_init": 1.0}], [4.0, 4.0, None], 8)
+                   {"name": "constant", "beta_init": 1.0}], [16.0, 16.0, None], 8)
     got = []
     for c_rewo, c_geco in zip(rewo, geco, strict=True):
         s.update(torch.tensor([c_rewo, c_geco, c_rewo], dtype=torch.float64), 0.0)
@@ -103,7 +103,7 @@ def test_trajectories_of_several_runs_at_once_follow_the_equations():
 def test_geco_beta_far_below_float64_recovers():
     """log beta: a beta of exp(-2000) (0 in float64) climbs back once the constraint holds; in the
     product form it would stay at exactly 0."""
-    s = one({"name": "geco", "nu": 1.0, "beta_init": 1.0, "alpha": 0.0}, kappa=2.0, data_dim=1)
+    s = one({"name": "geco", "nu": 1.0, "beta_init": 1.0, "alpha": 0.0}, kappa2=4.0, data_dim=1)
     update(s, 2004.0)  # delta = 2000
     assert s.log_beta.item() == pytest.approx(-2000.0) and s.beta.item() == 0.0
     for _ in range(2001):
@@ -112,7 +112,7 @@ def test_geco_beta_far_below_float64_recovers():
 
 
 def test_rewo_initial_phase_holds_beta_and_prior_until_constraint_met():
-    s = one({**REWO, "alpha": 0.5}, kappa=2.0)
+    s = one({**REWO, "alpha": 0.5}, kappa2=4.0)
     for c in [10.0, 8.0, 6.0]:
         update(s, c)
         assert (s.beta.item(), s.trains_prior.item()) == (pytest.approx(1e-3), False)
@@ -127,7 +127,7 @@ def test_rewo_initial_phase_holds_beta_and_prior_until_constraint_met():
 
 
 def test_running_average_and_geco_schedule():
-    s = one({"name": "geco", "nu": 0.5, "beta_init": 1.0, "alpha": 0.9}, kappa=1.0, data_dim=2)
+    s = one({"name": "geco", "nu": 0.5, "beta_init": 1.0, "alpha": 0.9}, kappa2=1.0, data_dim=2)
     update(s, 3.0)
     assert s.c_hat.item() == 3.0  # C_hat_0 = C_batch
     assert s.beta.item() == pytest.approx(math.exp(-0.5 * (3.0 - 1.0) / 2), rel=1e-12)
@@ -144,7 +144,7 @@ def test_warmup_is_linear_in_epochs_then_one():
 
 
 def test_schedules_settle_when_beta_reaches_its_final_regime():
-    rewo = one({**REWO, "beta_init": 1e-4, "alpha": 0.0}, kappa=2.0)
+    rewo = one({**REWO, "beta_init": 1e-4, "alpha": 0.0}, kappa2=4.0)
     update(rewo, 10.0)
     assert not rewo.settled.item()  # initial phase
     steps = 0
@@ -159,7 +159,7 @@ def test_schedules_settle_when_beta_reaches_its_final_regime():
     update(warmup, 1.0, 10.0)
     assert warmup.settled.item()
     assert one({"name": "constant", "beta_init": 1.0}).settled.item()
-    geco = one({"name": "geco", "nu": 1.0, "beta_init": 1.0, "alpha": 0.0}, kappa=2.0)
+    geco = one({"name": "geco", "nu": 1.0, "beta_init": 1.0, "alpha": 0.0}, kappa2=4.0)
     assert geco.settled.item()
     update(geco, 400.0)  # far over the constraint: beta collapses
     assert geco.beta.item() < 1e-40 and not geco.settled.item()
@@ -169,10 +169,10 @@ def test_schedules_settle_when_beta_reaches_its_final_regime():
 
 
 def test_schedule_state_round_trip():
-    a = one(REWO, kappa=2.0)
+    a = one(REWO, kappa2=4.0)
     for c in [9.0, 1.0, 0.5, 0.2]:
         update(a, c)
-    b = one(REWO, kappa=2.0)
+    b = one(REWO, kappa2=4.0)
     b.load_state_dict(0, a.state_dict(0))
     update(a, 0.3)
     update(b, 0.3)
@@ -181,8 +181,8 @@ def test_schedule_state_round_trip():
 
 
 def test_bad_schedule_entries_are_named():
-    with pytest.raises(ValueError, match="needs the dataset's `kappa`"):
-        one(REWO, kappa=None)
+    with pytest.raises(ValueError, match="needs the dataset's `kappa2`"):
+        one(REWO, kappa2=None)
     with pytest.raises(ValueError, match=r"alpha = 1.0 must lie in \[0, 1\)"):
         one({"name": "constant", "beta_init": 1.0, "alpha": 1.0})
     with pytest.raises(ValueError, match="takes no"):

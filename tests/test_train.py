@@ -96,7 +96,7 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
     betas agree to 1e-6): those are held to Adam's bound, 40 steps x lr."""
     methods = [("vhp_rewo", 1), ("vhp_rewo", 2), ("vhp_geco", 1), ("vhp_wu20", 1), ("vhp", 3)]
     specs = [make_spec(config, m, epochs=4, seed=s) for m, s in methods]
-    specs[0]["kappa"] = 12.6  # REWO leaves its initial phase within the stretch
+    specs[0]["kappa2"] = 12.6**2  # REWO leaves its initial phase within the stretch
     splits = load("pendulum", specs[0]["data_root"], specs[0]["dataset_args"])
     packed = fit_pack(specs, splits, [tmp_path / "pack" / f"{m}{s}" for m, s in methods], progress=False)
     alone = [fit(spec, splits, tmp_path / "alone" / f"{m}{s}", progress=False) for spec, (m, s) in
@@ -183,7 +183,7 @@ def test_no_host_reads_between_log_points(config, tmp_path, monkeypatch, packed)
     for spec in specs:
         spec["training"]["snapshot_steps"] = []
         spec["runtime"] = {"log_every": 5, "checkpoint_minutes": 1e6}
-    specs[0]["kappa"] = 12.6  # REWO switches phase and initialises its prior inside the stretch
+    specs[0]["kappa2"] = 12.6**2  # REWO switches phase and initialises its prior inside the stretch
     splits = load("pendulum", specs[0]["data_root"], specs[0]["dataset_args"])
     reads = ScalarReads()
     between: list[int] = []
@@ -218,13 +218,14 @@ class Poisoned(Objective):
         return loss * torch.where(beta < 0.5, float("nan"), 1.0) if self.calls[0] > 15 else loss
 
 
-def test_nan_loss_stops_its_run_alone_and_keeps_finished_results(config, tmp_path, monkeypatch):
+def test_nan_loss_stops_its_run_alone_and_keeps_finished_results(config, tmp_path):
     spec = make_spec(config, epochs=2)
     splits = load("pendulum", spec["data_root"], spec["dataset_args"])
     fit(spec, splits, tmp_path / "rewo", progress=False)
     finished = sha256_file(tmp_path / "rewo" / "model.pt")
 
-    monkeypatch.setitem(train.OBJECTIVES, "elbo", Poisoned())
+    train.OBJECTIVES.register("poisoned_once")(Poisoned())
+    spec["objective"] = "poisoned_once"
     spec["training"]["lr"] = 2e-3  # a changed config: the old checkpoint is set aside, training restarts
     message = r"pendulum/vhp_rewo/seed1: loss is nan at step 14 \(epoch 1;.*expected a finite"
     with pytest.raises(NonFiniteLossError, match=message):
@@ -232,8 +233,8 @@ def test_nan_loss_stops_its_run_alone_and_keeps_finished_results(config, tmp_pat
     assert sha256_file(tmp_path / "rewo" / "model.pt") == finished
     assert torch.load(tmp_path / "rewo" / "work" / "checkpoint.pt", weights_only=False)["epoch"] == 1
 
-    monkeypatch.setitem(train.OBJECTIVES, "elbo", Poisoned())  # REWO (beta 1e-4) diverges, the VAE goes on
-    specs = [make_spec(config, "vhp_rewo", epochs=3), make_spec(config, "vhp", epochs=3)]
+    train.OBJECTIVES.register("poisoned_pack")(Poisoned())  # REWO (beta 1e-4) diverges, the VAE goes on
+    specs = [{**make_spec(config, m, epochs=3), "objective": "poisoned_pack"} for m in ("vhp_rewo", "vhp")]
     with pytest.raises(NonFiniteLossError, match=r"pendulum/vhp_rewo/seed1: loss is nan") as error:
         fit_pack(specs, splits, [tmp_path / "pack" / "rewo", tmp_path / "pack" / "vae"], progress=False)
     assert "vhp/seed1" not in str(error.value)
@@ -279,7 +280,7 @@ def test_cuda_without_cuda_stops_before_any_work(config, tmp_path):
 
 def test_rewo_initial_phase_leaves_the_prior_untouched(config, tmp_path):
     spec = make_spec(config, epochs=1)
-    spec["kappa"] = 1e-3  # unreachable: the whole run is the initial phase
+    spec["kappa2"] = 1e-6  # unreachable: the whole run is the initial phase
     splits = load("pendulum", spec["data_root"], spec["dataset_args"])
     torch.manual_seed(spec["seed"])
     initial = build_model(spec, splits.data_dim).state_dict()
@@ -296,7 +297,7 @@ def test_the_prior_is_initialised_from_the_codes_of_its_first_update(config, tmp
     """kappa^2 above any C: REWO's main phase starts at step 0, whose batch sets the prior's location and
     scale; with lr = 0 nothing else moves, so they are the batch's aggregate posterior statistics."""
     spec = make_spec(config, epochs=1)
-    spec["kappa"], spec["training"]["train_items"], spec["training"]["lr"] = 100.0, 100, 0.0
+    spec["kappa2"], spec["training"]["train_items"], spec["training"]["lr"] = 100.0**2, 100, 0.0
     splits = load("pendulum", spec["data_root"], spec["dataset_args"])
     fit(spec, splits, tmp_path, progress=False)
     trained, _ = load_model(tmp_path / "model.pt")

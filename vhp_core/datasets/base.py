@@ -38,13 +38,16 @@ class DatasetSpec:
     (training items, test items, item size) before any data is read (an upper bound where only the data tell), for
     the cost of a run (`vhp_core.runs.cost`);
     `endpoints(root, args, pairs)`, where the dataset has them, gives the (P, D) start and end items of the
-    interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6)."""
+    interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6);
+    `angles`: the splits' labels hold each item's true angle (radians) under 'valid' and 'test', so the
+    angle read-outs of Table 1 apply to a model with a 2-D latent space."""
 
     prepare: Callable[[Path, dict[str, Any]], None]
     load: Callable[[Path, dict[str, Any]], Splits]
     args: dict[str, Any]
     shape: Callable[[dict[str, Any]], tuple[int, int, int]]
     endpoints: Callable[[Path, dict[str, Any], list[list[Any]]], tuple[torch.Tensor, torch.Tensor]] | None = None
+    angles: bool = False
 
 
 DATASETS: Registry[DatasetSpec] = Registry("datasets")

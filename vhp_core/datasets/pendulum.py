@@ -112,7 +112,7 @@ def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple
     return endpoint_images(args, [p[0] for p in pairs]), endpoint_images(args, [p[1] for p in pairs])
 
 
-DATASETS.register("pendulum")(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints,
+DATASETS.register("pendulum")(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, angles=True,
                                    shape=lambda args: (args["split"]["train"],
                                                       args["n_images"] - sum(args["split"].values()),
                                                       args["image_size"] ** 2), args={

@@ -55,7 +55,7 @@ class Schedule:
     nonsense (NaN parameters) for the other runs."""
 
     parameters: dict[str, float | None] = {"beta_init": 1.0}
-    needs_kappa = False
+    needs_kappa = False  # True: the step uses the constraint E[C] <= kappa^2 (the run's kappa2)
     initial_phase = False  # True: the run starts in REWO's initial phase, with the prior held (Alg. 1)
 
     def log_beta_init(self, p: dict[str, float]) -> float:
@@ -126,11 +126,11 @@ class Rewo(Schedule):
 
 class Schedules:
     """The beta schedules of R runs, one entry per run (`args[r]` as in a method's `schedule` entry,
-    `kappas[r]` the dataset's kappa for GECO and REWO); every property is an (R,) tensor on `device`."""
+    `kappa2s[r]` the dataset's kappa^2 in nats for GECO and REWO); every property is an (R,) tensor on `device`."""
 
-    def __init__(self, args: Sequence[dict[str, Any]], kappas: Sequence[float | None], data_dim: int,
+    def __init__(self, args: Sequence[dict[str, Any]], kappa2s: Sequence[float | None], data_dim: int,
                  device: torch.device | str = "cpu"):
-        rows = [parse(dict(a), kappa) for a, kappa in zip(args, kappas, strict=True)]
+        rows = [parse(dict(a), kappa2) for a, kappa2 in zip(args, kappa2s, strict=True)]
         f64 = {"dtype": torch.float64, "device": device}
         names = [r.pop("name") for r in rows]
         self.kinds = {name: (SCHEDULES[name](), torch.tensor([n == name for n in names], device=device))
@@ -190,7 +190,7 @@ class Schedules:
             getattr(self, key)[run] = state[key]
 
 
-def parse(args: dict[str, Any], kappa: float | None) -> dict[str, Any]:
+def parse(args: dict[str, Any], kappa2: float | None) -> dict[str, Any]:
     """One run's schedule entry (`name`, `alpha` and the kind's own keys) as numbers, checked, with
     `kappa2` (inf for a kind without a constraint) and the starting `log_beta`; ValueError names a bad key."""
     args = dict(args)
@@ -209,7 +209,7 @@ def parse(args: dict[str, Any], kappa: float | None) -> dict[str, Any]:
     for key, value in row.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValueError(f"schedule {name!r}: {key} = {value!r} must be a positive number")
-    if kind.needs_kappa and kappa is None:
-        raise ValueError(f"schedule {name!r} needs the dataset's `kappa`, which is not set")
-    return {**row, "name": name, "alpha": alpha, "kappa2": kappa**2 if kind.needs_kappa else float("inf"),
+    if kind.needs_kappa and kappa2 is None:
+        raise ValueError(f"schedule {name!r} needs the dataset's `kappa2`, which is not set")
+    return {**row, "name": name, "alpha": alpha, "kappa2": kappa2 if kind.needs_kappa else float("inf"),
             "log_beta": kind.log_beta_init(row)}

@@ -215,7 +215,7 @@ def _check_schedule(config: dict[str, Any], dataset: str, method: str) -> None:
     """The schedule a run would build: its keys known to its kind, its values in range, kappa set if needed."""
     spec = resolve_run(config, dataset, method, 0)
     try:
-        parse_schedule(spec["schedule"], spec["kappa"])
+        parse_schedule(spec["schedule"], spec["kappa2"])
     except ValueError as exc:
         raise ConfigError(f"config key methods/{method}/schedule (on {dataset}): {exc}") from exc
 
@@ -251,7 +251,7 @@ def sensitivity_levels(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) -> dict[str, Any]:
     """Everything one training run needs: the dataset's defaults, overridden by the method's entry,
-    overridden by the dataset's `overrides` for that method (kappa too: a method may set its own)."""
+    overridden by the dataset's `overrides` for that method (kappa2 too: a method may set its own)."""
     if dataset not in config["datasets"]:
         raise ConfigError(f"dataset {dataset!r} is not defined under `datasets`")
     if method not in config["methods"]:
@@ -276,7 +276,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "objective": m["objective"],
         "k": m["k"],
         "schedule": m["schedule"],
-        "kappa": m.get("kappa", ds.get("kappa")),
+        "kappa2": m.get("kappa2", ds.get("kappa2")),
         "training": deep_merge(ds["training"], m.get("training", {})),
         "evaluation": ds["evaluation"],
         **({"curves": ds["curves"]} if "curves" in ds else {}),  # only where configured: other specs unchanged

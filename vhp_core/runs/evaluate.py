@@ -1,5 +1,6 @@
-"""Metrics of a trained model (never beta, never plots): test -ELBO, active units, and the
-pendulum's angle read-outs of Table 1 (OLS, the loop's rotation index, the arc-length read-out)."""
+"""Metrics of a trained model (never beta, never plots): test -ELBO, active units, and Table 1's angle
+read-outs (OLS, the loop's rotation index, the arc-length read-out) where the dataset knows each item's
+angle (the pendulum)."""
 import time
 from pathlib import Path
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import torch
 
 from vhp_core import datasets
+from vhp_core.datasets import DATASETS
 from vhp_core.devices import module_device, resolve_device
 from vhp_core.maths.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
 from vhp_core.maths.model import VAE
@@ -72,7 +74,7 @@ def evaluate_run(model_path: str | Path) -> dict[str, Any]:
         "latent_dim": spec["model"]["latent_dim"],
         **saved["summary"],
     }
-    if datasets.kind(spec) == "pendulum" and spec["model"]["latent_dim"] == 2:
+    if DATASETS[datasets.kind(spec)].angles and spec["model"]["latent_dim"] == 2:
         mu_fit = encode_means(model, splits.valid).cpu().numpy()
         z_test, angle_fit, angle_test = mu_test.cpu().numpy(), splits.labels["valid"], splits.labels["test"]
         metrics["ols"] = angle_regression_error(mu_fit, angle_fit, z_test, angle_test)

@@ -123,7 +123,7 @@ def pack_key(spec: dict[str, Any]) -> str:
     """Runs whose keys agree can be trained as one pack: same data, architecture, objective, batches and
     epochs; seeds, schedules, kappa, learning rates and early stopping may differ."""
     training = {k: v for k, v in spec["training"].items() if k not in PER_RUN_TRAINING}
-    same = {k: v for k, v in spec.items() if k not in ("seed", "method", "schedule", "kappa", "training", "runtime")}
+    same = {k: v for k, v in spec.items() if k not in ("seed", "method", "schedule", "kappa2", "training", "runtime")}
     return repr(sorted({**same, "training": sorted(training.items())}.items()))
 
 
@@ -286,7 +286,7 @@ class _Trainer:
             models.append(build_model(run.spec, splits.data_dim).to(device))
         self.packed = PackedModel(models)
         self.adam = PackedAdam(self.packed, [_lr(run, run.epoch) for run in runs])
-        self.schedules = Schedules([r.spec["schedule"] for r in runs], [r.spec["kappa"] for r in runs],
+        self.schedules = Schedules([r.spec["schedule"] for r in runs], [r.spec["kappa2"] for r in runs],
                                    splits.data_dim, device)
         for i, run in enumerate(runs):
             if run.checkpoint is not None:
