@@ -1,4 +1,5 @@
-"""VampPrior (Tomczak & Welling 2018): p(z) = (1/C) sum_c q_phi(z | u_c), C learned pseudo-inputs u_c.
+"""VampPrior (Tomczak & Welling 2018): p(z) = (1/C) sum_c q_phi(z | u_c), C learned pseudo-inputs u_c
+(docs/method.md §4).
 
 The prior shares the model's encoder q_phi(z|x) (the same object, not a copy): its own parameters are
 the pseudo-inputs only, so REWO's initial phase, which freezes prior parameters, never freezes the encoder.

@@ -9,7 +9,7 @@
 
 Dataset args (workflow config `datasets.<name>.args`):
 - `binarize_seed` (int, dynamic_mnist and fashion_mnist): seed of the one-off valid/test binarisation.
-- `mirror` (str, optional, all): folder laid out like /work/shared/data to take the raw files from;
+- `mirror` (str, optional, all): a mirror folder of the raw files, `<mirror>/<source>/<file>`;
   else the environment variable VHP_DATA_MIRROR, else the canonical URLs (see fetch.py).
 """
 from functools import partial

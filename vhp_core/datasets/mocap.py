@@ -20,7 +20,7 @@ Dataset args (workflow config `datasets.mocap.args`):
 - `split_seed` (int): seed of the per-motion permutation of frames.
 - `split` ({valid: fraction, test: fraction}): the share of each motion's frames in valid and test
   (rounded down); the rest trains.
-- `mirror` (str, optional): folder laid out like /work/shared/data to take the raw files from.
+- `mirror` (str, optional): a mirror folder of the raw files, `<mirror>/<source>/<file>`.
 """
 import json
 import re

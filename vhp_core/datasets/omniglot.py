@@ -26,7 +26,7 @@
 Dataset args (workflow config `datasets.<name>.args`):
 - `binarize_seed` (int, both): seed of the one-off valid/test binarisation (valid first).
 - `split_seed` (int, omniglot_small): seed of the permutation of drawing indices.
-- `mirror` (str, optional, both): folder laid out like /work/shared/data to take the raw files from.
+- `mirror` (str, optional, both): a mirror folder of the raw files, `<mirror>/<source>/<file>`.
 """
 import hashlib
 import io

@@ -1,4 +1,4 @@
-"""Table 1's read-outs of the pendulum angle from 2-D codes (arrays in, numbers out).
+"""Table 1's read-outs of the pendulum angle from 2-D codes (arrays in, numbers out; docs/method.md §5).
 
 - `angle_regression_error`: the paper's OLS on the polar angle about the loop's centre (the headline).
 - `rotation_index`: the loop's topology alone: how many turns its tangent makes (1 = one clean loop).

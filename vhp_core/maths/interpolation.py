@@ -1,4 +1,4 @@
-"""Graph-based interpolation along the learned latent manifold (Sec. 2.3 of the paper).
+"""Graph-based interpolation along the learned latent manifold (Sec. 2.3 of the paper; docs/method.md §5).
 
 Nodes are samples of the model's own prior; each is joined to its k nearest neighbours by an
 undirected edge weighted by the Euclidean distance; the encoded endpoints are added as two more nodes

@@ -1,4 +1,5 @@
-"""Decoders p_theta(x|z): a network from z to the parameters of a likelihood, registered by name."""
+"""Decoders p_theta(x|z): a network from z to the parameters of a likelihood, registered by name
+(docs/method.md §1)."""
 import torch
 from torch import nn
 

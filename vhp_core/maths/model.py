@@ -1,4 +1,5 @@
-"""The VAE assembled from an encoder q_phi(z|x), a decoder p_theta(x|z) and a prior; every method is one."""
+"""The VAE assembled from an encoder q_phi(z|x), a decoder p_theta(x|z) and a prior; every method is one
+(docs/method.md §1)."""
 from dataclasses import dataclass
 
 import torch

@@ -1,4 +1,4 @@
-"""Test NLL of Table 2 by importance sampling (Burda et al. 2016, Sec. 5):
+"""Test NLL of Table 2 by importance sampling (docs/method.md §5; Burda et al. 2016, Sec. 5):
 
     -log p(x) ~= -( logsumexp_s w_s - log S ),   w_s = log p(x|z_s) + log p(z_s) - log q(z_s|x),
 

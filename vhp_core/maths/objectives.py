@@ -1,5 +1,6 @@
 """Training objectives: how many codes z each item gets, how many importance samples the prior's bound
-takes, and the batch loss from the per-sample reconstruction error C and KL bound F; beta enters only here."""
+takes, and the batch loss from the per-sample reconstruction error C and KL bound F; beta enters only here
+(docs/method.md §2, Eq. 9)."""
 import math
 from dataclasses import dataclass
 

@@ -1,4 +1,5 @@
-"""Priors p(z), registered by name so that a new prior is one class plus one config line.
+"""Priors p(z), registered by name so that a new prior is one class plus one config line; the VHP is
+docs/method.md §2 (Eq. 7-8).
 
 Contract: `log_prob_iw(z, k)` returns a K-sample importance-weighted lower bound on log p(z) with
 shape z.shape[:-1] (exact, whatever k, for priors with a closed-form density); with k = 1 it is the

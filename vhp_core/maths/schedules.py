@@ -1,4 +1,5 @@
-"""Beta schedules: constant, linear warm-up, GECO (Eq. 5) and REWO (Alg. 1, Eq. 11-12), for R runs at once.
+"""Beta schedules: constant, linear warm-up, GECO (Eq. 5) and REWO (Alg. 1, Eq. 11-12), for R runs at once
+(docs/method.md §3).
 
 The state of every run lives in tensors on the training device (float64), so a step never waits on the
 host: the running average C_hat_t = (1 - alpha) C_batch + alpha C_hat_{t-1} (C_hat_0 = C_batch), log beta,
