@@ -34,7 +34,7 @@ CITATION = re.compile(r"docs/([\w-]+\.md)|\]\(([\w-]+\.md)\)|\b([\w-]+\.md) §")
 
 
 def test_every_cited_document_is_in_the_repository():
-    """A citation: docs/NAME.md, a markdown link to NAME.md, or "NAME.md §N"."""
+    """A citation: a path under docs/ ending in .md, a markdown link to a .md file, or one followed by §N."""
     cited = {(p, next(g for g in m.groups() if g)) for p, t in TEXT.items() for m in CITATION.finditer(t)}
     missing = [f"{p.relative_to(ROOT)} cites {name}" for p, name in cited if not (ROOT / "docs" / name).exists()]
     assert cited and not missing
