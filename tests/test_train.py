@@ -19,9 +19,10 @@ from vhp_core.io import sha256_file
 from vhp_core.maths.nll import importance_sampled_nll, nll_subset
 from vhp_core.maths.objectives import Objective
 from vhp_core.runs import train
+from vhp_core.runs.checkpoints import CheckpointError
 from vhp_core.runs.config import resolve_run
 from vhp_core.runs.evaluate import evaluate_run
-from vhp_core.runs.train import CheckpointError, NonFiniteLossError, build_model, fit, fit_pack, load_model, lr_at
+from vhp_core.runs.train import NonFiniteLossError, build_model, fit, fit_pack, load_model, lr_at
 
 pytestmark = pytest.mark.slow
 
@@ -252,6 +253,45 @@ def test_corrupt_or_missing_checkpoint_is_named(config, tmp_path):
         fit(spec, splits, tmp_path, progress=False)
     with pytest.raises(CheckpointError, match="model.pt is missing"):
         load_model(tmp_path / "model.pt")
+
+
+def flip_a_byte_inside(path: Path, tensor: torch.Tensor) -> None:
+    """Flip one byte in the middle of `tensor`'s stored bytes: the zip stays readable, the numbers change."""
+    data = bytearray(path.read_bytes())
+    at = bytes(data).find(tensor.detach().cpu().contiguous().numpy().tobytes())
+    assert at >= 0
+    data[at + tensor.numel() * tensor.element_size() // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_bytes_in_a_model_or_checkpoint_stop_with_the_file_named(config, tmp_path):
+    spec = make_spec(config, epochs=1)
+    splits = load("pendulum", spec["data_root"], spec["dataset_args"])
+    fit(spec, splits, tmp_path, progress=False)
+    model, _ = load_model(tmp_path / "model.pt", "cpu")
+    weight = model.decoder.net[0].weight
+    flip_a_byte_inside(tmp_path / "model.pt", weight)
+    state = torch.load(tmp_path / "model.pt", weights_only=False)  # torch itself reads it without complaint
+    assert not torch.equal(state["model"]["decoder.net.0.weight"], weight)
+    with pytest.raises(CheckpointError, match=f"{tmp_path / 'model.pt'} does not hold what was written.*delete "
+                                              f"{tmp_path} and train that run again"):
+        load_model(tmp_path / "model.pt", "cpu")
+    ckpt = tmp_path / "work" / "checkpoint.pt"
+    flip_a_byte_inside(ckpt, torch.load(ckpt, weights_only=False)["model"]["decoder.net.0.weight"])
+    spec["training"]["epochs"] = 2  # resume: the checkpoint is read again
+    with pytest.raises(CheckpointError, match=f"{ckpt} does not hold what was written.*delete {ckpt}"):
+        fit(spec, splits, tmp_path, progress=False)
+
+
+def test_a_nan_before_the_first_checkpoint_says_there_is_none(config, tmp_path):
+    spec = {**make_spec(config, epochs=2), "objective": "poisoned_early"}
+    poisoned = Poisoned()
+    poisoned.calls[0] = 12  # NaN from the 4th call on: step 2, before any checkpoint
+    train.OBJECTIVES.register("poisoned_early")(poisoned)
+    splits = load("pendulum", spec["data_root"], spec["dataset_args"])
+    with pytest.raises(NonFiniteLossError, match="No checkpoint had been written yet: a rerun starts this run over"):
+        fit(spec, splits, tmp_path, progress=False)
+    assert not (tmp_path / "work" / "checkpoint.pt").exists() and not (tmp_path / "model.pt").exists()
 
 
 def test_changed_config_restarts_instead_of_resuming(config, tmp_path):

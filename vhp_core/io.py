@@ -1,4 +1,5 @@
 """File helpers at the edges: atomic writes (a kill never leaves a half-written result) and hashes."""
+import errno
 import hashlib
 import json
 import os
@@ -15,10 +16,17 @@ def _umask() -> int:
     return mask
 
 
+class DiskFullError(OSError):
+    """No space was left for a file; the message names it, says the previous version is intact and how much
+    space the write needed."""
+
+
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, size: int | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path` with the mode a plain
-    open() would give (0666 less the umask: collaborators can read results), else delete it."""
+    open() would give (0666 less the umask: collaborators can read results), else delete it, so `path`
+    is the old file or the new one, never part of one. `size`: bytes to be written, for the message of a
+    full disk."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
@@ -27,6 +35,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        kept = f"the previous {path.name} is intact" if path.exists() else f"no earlier {path.name} existed"
+        needed = f"it needs about {size / 1e6:.1f} MB free" if size else "free some space"
+        raise DiskFullError(errno.ENOSPC, f"no space left on the device while writing {path}: {kept}; "
+                                          f"{needed} in {path.parent}, then rerun") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

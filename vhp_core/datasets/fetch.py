@@ -196,7 +196,7 @@ def load_processed(root: Path, name: str, identity: dict[str, Any]) -> dict[str,
     npz, manifest = (root / f for f in processed_files(name))
     if not npz.exists() or not manifest.exists():
         raise DataError(f"{npz} (or its {manifest.name}) is missing; prepare it with "
-                        f"`python -m vhp_core prepare --dataset {name}` or the workflow rule prepare_data")
+                        f"`vhp-bench prepare --dataset {name}` or the workflow rule prepare_data")
     meta = json.loads(manifest.read_text())
     differ = [f"{k}={meta.get(k)} (now {v})" for k, v in identity.items() if meta.get(k) != v]
     if differ:

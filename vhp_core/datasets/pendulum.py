@@ -82,7 +82,7 @@ def load(root: Path, args: dict[str, Any]) -> Splits:
     path, meta_path = root / FILE, root / META
     if not path.exists() or not meta_path.exists():
         raise DataError(f"{path} (or its {meta_path.name}) is missing; generate it with "
-                        "`python -m vhp_core prepare --dataset pendulum` or the workflow rule prepare_data")
+                        "`vhp-bench prepare --dataset pendulum` or the workflow rule prepare_data")
     meta = json.loads(meta_path.read_text())
     if {k: meta.get(k) for k in _identity(args)} != _identity(args):
         raise DataError(f"{path} was generated with {meta}, but the config asks for {_identity(args)}; "

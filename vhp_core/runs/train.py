@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from vhp_core.maths.nll import importance_sampled_nll, nll_subset, nll_summary
 from vhp_core.maths.objectives import OBJECTIVES, Objective, first_sample_mean
 from vhp_core.maths.schedules import Schedules
 from vhp_core.plugins import import_plugins
+from vhp_core.runs import checkpoints
+from vhp_core.runs.lock import RunLock
 from vhp_core.runs.packed import PackedAdam, PackedModel
 
 log = logging.getLogger(__name__)
@@ -51,10 +54,6 @@ RUNTIME_DEFAULTS = {"log_every": 100, "checkpoint_minutes": 10.0}
 
 class NonFiniteLossError(FloatingPointError):
     """The loss of a run became NaN or infinite; its last good checkpoint is kept, the other runs go on."""
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file could not be read back."""
 
 
 class Interrupted(RuntimeError):
@@ -75,20 +74,10 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> tuple[V
     """Rebuild a trained model from `model.pt` alone on `device` ('auto': CUDA when present); returns
     (model in eval mode, the rest of the file: its run `spec`, `data_dim` and the training `summary`)."""
     device = resolve_device(device) if isinstance(device, str) else device
-    state = _read_checkpoint(path, device)
+    state = checkpoints.load(path, device, redo=f"delete {Path(path).parent} and train that run again")
     model = build_model(state["spec"], state["data_dim"])
     model.load_state_dict(state.pop("model"))
     return model.to(device).eval(), state
-
-
-def _read_checkpoint(path: str | Path, device: str | torch.device) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path} is missing; train the run first")
-    try:
-        return torch.load(path, map_location=device, weights_only=False)
-    except Exception as exc:  # torch raises several types for a damaged zip
-        raise CheckpointError(f"{path} is not a readable checkpoint ({exc}); delete it to start that run over") from exc
 
 
 @torch.no_grad()
@@ -177,6 +166,7 @@ class _Run:
     failure: str | None = None
     done: bool = False
     summary: dict[str, Any] | None = None
+    lock: RunLock | None = None
 
     @property
     def name(self) -> str:
@@ -199,7 +189,7 @@ def _open_run(spec: dict[str, Any], run_dir: Path, device: torch.device) -> _Run
     run = _Run(spec, run_dir, make_generator(device, spec["seed"]))
     run.work.mkdir(parents=True, exist_ok=True)
     if run.ckpt_path.exists():
-        state = _read_checkpoint(run.ckpt_path, "cpu")
+        state = checkpoints.load(run.ckpt_path, "cpu", redo=f"delete {run.ckpt_path} to start that run over")
         if state["spec"] != _identity(spec):
             stale = run.ckpt_path.with_suffix(".stale.pt")
             log.warning("%s was written for a different config; moved to %s, starting over", run.ckpt_path, stale)
@@ -238,10 +228,12 @@ def fit_pack(specs: Sequence[dict[str, Any]], splits: Splits, run_dirs: Sequence
     torch.set_num_threads(specs[0]["torch_threads"])
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # GECO's beta reaches 1e-42 and below: denormals slow a step 24x
-    runs = [_open_run(s, Path(d), device) for s, d in zip(specs, run_dirs, strict=True)]
-    with _SigtermFlag() as sigterm:
+    with ExitStack() as held, _SigtermFlag() as sigterm:
+        locks = [held.enter_context(RunLock(d)) for d in run_dirs]  # one training per run folder at a time
+        runs = [_open_run(s, Path(d), device) for s, d in zip(specs, run_dirs, strict=True)]
         groups: dict[tuple[int, int, int], list[_Run]] = {}
-        for run in runs:
+        for run, lock in zip(runs, locks, strict=True):
+            run.lock = lock
             groups.setdefault(run.resume_point(), []).append(run)
         for group in groups.values():
             _Trainer(group, splits, device, sigterm, progress).train()
@@ -453,6 +445,8 @@ class _Trainer:
         if self.init_prior:
             parts.append(self.packed.buffers["prior.initialised"].double())
         host = torch.cat(parts).cpu().numpy()
+        for run in self.runs:
+            run.lock.refresh()
         if self.init_prior:
             self.init_prior = not host[-r:].all()
         window = host[:3 * r].reshape(r, 3) / max(self.window_steps, 1)
@@ -521,8 +515,9 @@ class _Trainer:
         run = self.runs[i]
         epoch = step // self.steps_per_epoch
         run.failure = (f"{run.name}: loss is {terms[0]} at step {step} (epoch {epoch}; rec {terms[1]}, kl {terms[2]}, "
-                       f"beta {terms[3]}); expected a finite value. The last good checkpoint {run.ckpt_path} "
-                       f"is kept")
+                       f"beta {terms[3]}); expected a finite value. "
+                       + (f"The last good checkpoint {run.ckpt_path} is kept" if run.ckpt_path.exists()
+                          else "No checkpoint had been written yet: a rerun starts this run over"))
         log.error("%s", run.failure)
         self.adam.retire(i)
 
@@ -547,8 +542,7 @@ class _Trainer:
                  "data_dim": self.splits.data_dim, "epoch": run.epoch, "step": run.step,
                  "position": run.position, "order": None if run.order is None else run.order.cpu(),
                  "seconds": run.seconds, "epoch_loss": run.epoch_loss, "settled": run.settled, "best": run.best}
-        with atomic_path(run.ckpt_path) as tmp:
-            torch.save(state, tmp)
+        checkpoints.save(state, run.ckpt_path)
 
     def _finish(self, i: int) -> None:
         """Publish run i (the best validation epoch's model under early stopping) and stop updating it."""
@@ -602,8 +596,8 @@ def _collect_snapshots(folder: Path) -> dict[str, np.ndarray]:
 
 
 def _publish(run: _Run, model_state: dict[str, torch.Tensor], data_dim: int) -> None:
-    with atomic_path(run.run_dir / "model.pt") as tmp:
-        torch.save({"model": model_state, "spec": run.spec, "data_dim": data_dim, "summary": run.summary}, tmp)
+    checkpoints.save({"model": model_state, "spec": run.spec, "data_dim": data_dim, "summary": run.summary},
+                     run.run_dir / "model.pt")
     for name in ("train_log.csv", "epochs.csv"):
         with atomic_path(run.run_dir / name) as tmp:
             tmp.write_bytes((run.work / name).read_bytes())
