@@ -5,8 +5,10 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -242,3 +244,33 @@ def test_the_slurm_profile_runs_the_smoke_tables_as_a_local_run_does(workdir, tm
         hours, minutes, _ = (int(v) for v in fields["TimeLimit"].split("-")[-1].split(":"))
         assert 60 * hours + minutes == expected[comment.removeprefix("rule_")], comment
     assert any(f["MinMemoryNode"] == "4000M" for c, f in jobs.items() if c.startswith("rule_train_pendulum"))
+
+
+def test_a_config_change_never_destroys_the_finished_run_before_its_replacement_is_done(workdir, tmp_path):
+    """Change one run's config, start the DAG and kill it mid-training: the finished model.pt and its
+    metrics.json stay as they were; let the rerun finish and the new model is published in their place."""
+    work = tmp_path / "work"
+    shutil.copytree(workdir, work, ignore=shutil.ignore_patterns(".snakemake", "logs"))
+    target = "results/pendulum/vhp_rewo/seed1/metrics.json"
+    assert snakemake(work, target).returncode == 0  # copied finished: nothing to train
+    run_dir = work / "results" / "pendulum" / "vhp_rewo" / "seed1"
+    before = {n: (run_dir / n).read_bytes() for n in ("model.pt", "metrics.json")}
+    changed = tmp_path / "changed.yaml"
+    changed.write_text("methods: {vhp_rewo: {training: {lr: 2.0e-3}}}\n"
+                       "datasets: {pendulum: {training: {epochs: 30}}}\n")
+    args = [*SNAKEMAKE, "--cores", "2", target, "--configfile", "workflow/config/smoke.yaml", str(changed)]
+    dag = subprocess.Popen(args, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    for _ in range(1200):  # until the new run has trained for a while
+        logs = list((work / "results" / "runs" / "pendulum" / "vhp_rewo").glob("seed1-*/work/train_log.csv"))
+        if any(len(p.read_text().splitlines()) > 5 for p in logs):
+            break
+        time.sleep(0.1)
+    os.killpg(dag.pid, signal.SIGKILL)
+    dag.wait()
+    assert {n: (run_dir / n).read_bytes() for n in before} == before
+    assert subprocess.run([*args, "--unlock"], cwd=work, capture_output=True).returncode == 0  # after a kill -9
+    rerun = subprocess.run([*args, "--rerun-incomplete"], cwd=work, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert (run_dir / "model.pt").read_bytes() != before["model.pt"]
+    assert len(list((work / "results" / "runs" / "pendulum" / "vhp_rewo").glob("seed1-*"))) == 2  # old kept

@@ -3,6 +3,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,12 @@ def write_json(path: str | Path, obj: Any) -> None:
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def publish_copy(source: str | Path, target: str | Path) -> None:
+    """Copy a finished file to where readers look for it, atomically: `target` is the old file or the new one."""
+    with atomic_path(target, size=Path(source).stat().st_size) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -6,6 +6,8 @@ the checks here cover what a schema cannot see: names of registered parts (after
 """
 import copy
 import difflib
+import hashlib
+import json
 import inspect
 from pathlib import Path
 from typing import Any
@@ -282,6 +284,14 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         **({"curves": ds["curves"]} if "curves" in ds else {}),  # only where configured: other specs unchanged
         **({"plugins": list(config["plugins"])} if config.get("plugins") else {}),
     }
+
+
+def run_digest(spec: dict[str, Any]) -> str:
+    """12 hex digits of the sha256 of a resolved spec without its `runtime` (how a run is carried out, never
+    what it computes): the key of the folder a run trains in, so a changed config trains beside a finished
+    run instead of over it."""
+    identity = {k: v for k, v in spec.items() if k != "runtime"}
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
 Run = tuple[str, str, int]

@@ -7,11 +7,13 @@ from vhp_core.runs.config import (
     manifest_path,
     plan_packs,
     resolve_run,
+    run_digest,
     run_grid,
     sensitivity_levels,
     validate,
 )
 from vhp_core.datasets import DATASETS
+from vhp_core.io import publish_copy
 from vhp_core.runs.cost import nll_minutes, train_minutes
 from vhp_core.runs.evaluate import METRICS_VERSION
 
@@ -20,6 +22,15 @@ validate(config)
 
 DATA = config["data"]["root"]
 RUN = "results/{dataset}/{method}/seed{seed}"
+RUNS = "results/runs"
+
+
+def run_folder(dataset, method, seed):
+    """Where a run trains: a folder keyed by the digest of its resolved spec. A changed config trains in a
+    new folder; the finished run stays published under RUN until its replacement is done.
+    """
+    spec = resolve_run(config, dataset, method, int(seed))
+    return f"{RUNS}/{dataset}/{method}/seed{seed}-{run_digest(spec)}"
 
 
 wildcard_constraints:
@@ -94,7 +105,7 @@ CURVE_DATASETS = [
 
 
 def run_files_of(dataset):
-    """The files a training job publishes per run: a dataset with learning curves adds curve.csv."""
+    """The files a training job writes per run: a dataset with learning curves adds curve.csv."""
     return RUN_FILES + (
         ["curve.csv"] if "curves" in config["datasets"][dataset] else []
     )

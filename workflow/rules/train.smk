@@ -1,5 +1,6 @@
 # One training job per pack of runs (config key `pack`; 1 = one job per run). A pack trains its runs as
-# one batched model and publishes each run's files in its own folder, as a job of one run would.
+# one batched model and writes each run's files in the run's own digest-keyed folder (run_folder), as a
+# job of one run would; publish_run_file then copies them to results/{dataset}/{method}/seed{seed}/.
 for pack in PACKS:
 
     rule:
@@ -9,7 +10,7 @@ for pack in PACKS:
             manifest_path(config, pack[0][0]),
         output:
             [
-                f"results/{d}/{m}/seed{s}/{name}"
+                f"{run_folder(d, m, s)}/{name}"
                 for d, m, s in pack
                 for name in run_files_of(d)
             ],
@@ -26,9 +27,36 @@ for pack in PACKS:
             gpu=config["gpus_per_job"],
         params:
             specs=[resolve_run(config, d, m, s) for d, m, s in pack],
-            run_dirs=[f"results/{d}/{m}/seed{s}" for d, m, s in pack],
+            run_dirs=[run_folder(d, m, s) for d, m, s in pack],
         script:
             "../scripts/train.py"
+
+
+# A finished run's files, copied from its training folder to the folder the tables read, all at once; the
+# version they replace stayed in place while the new one trained. Datasets with learning curves add curve.csv.
+for curves in (False, True):
+    published = [
+        d for d in config["datasets"] if ("curves" in config["datasets"][d]) == curves
+    ]
+
+    rule:
+        name:
+            "publish_run_with_curve" if curves else "publish_run"
+        input:
+            lambda w: [
+                f"{run_folder(w.dataset, w.method, w.seed)}/{name}"
+                for name in run_files_of(w.dataset)
+            ],
+        output:
+            [f"{RUN}/{name}" for name in RUN_FILES + (["curve.csv"] if curves else [])],
+        log:
+            "logs/{dataset}/{method}/seed{seed}/publish.log",
+        wildcard_constraints:
+            dataset="|".join(published) if published else "(?!)",
+        localrule: True
+        run:
+            for source, target in zip(input, output):
+                publish_copy(source, target)
 
 
 rule evaluate:
