@@ -7,8 +7,8 @@ the checks here cover what a schema cannot see: names of registered parts (after
 import copy
 import difflib
 import hashlib
-import json
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
