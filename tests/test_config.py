@@ -52,7 +52,30 @@ BAD = [
      "prior_args of vhp_rewo on pendulum", "did you mean 'zeta_dim'?"),
     (lambda c: c["datasets"]["pendulum"]["prior_args"]["vhp"].pop("hidden"), "prior_args of vhp_rewo on pendulum",
      "missing ['hidden']"),
+    (lambda c: c["datasets"]["pendulum"]["args"]["split"].update(valid=500), "datasets/pendulum/args",
+     "leaves no test images"),
+    (lambda c: c["datasets"]["pendulum"]["interpolation"].update(neighbours=200), "pendulum/interpolation/neighbours",
+     "200 neighbours need more than 200 nodes"),
 ]
+
+
+def test_every_problem_of_a_config_is_reported_at_once(smoke_config):
+    config = copy.deepcopy(smoke_config)
+    config["methods"]["vhp_rewo"]["prior"] = "flow"
+    config["methods"]["vhp_geco"]["objective"] = "wake_sleep"
+    config["tables"]["table1"]["methods"].append("vhp_x")
+    config["datasets"]["pendulum"]["args"]["rod_widht"] = 2.0
+    with pytest.raises(ConfigError) as err:
+        validate(config)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "problems in the config, each naming its key:" and len(lines) == 5
+    for key in ("methods/vhp_rewo/prior", "methods/vhp_geco/objective", "tables/table1/methods",
+                "datasets/pendulum/args/rod_widht"):
+        assert sum(line.startswith(f"- config key {key}:") for line in lines) == 1, key
+    config = copy.deepcopy(smoke_config)
+    config["device"], config["seeds"] = "tpu", [1, 1]
+    with pytest.raises(ConfigError, match=r"(?s)config key device:.*config key seeds:"):
+        validate(config)  # the schema's findings, all of them
 
 
 @pytest.mark.parametrize("mutate, where, what", BAD)

@@ -40,7 +40,8 @@ class DatasetSpec:
     `endpoints(root, args, pairs)`, where the dataset has them, gives the (P, D) start and end items of the
     interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6);
     `angles`: the splits' labels hold each item's true angle (radians) under 'valid' and 'test', so the
-    angle read-outs of Table 1 apply to a model with a 2-D latent space."""
+    angle read-outs of Table 1 apply to a model with a 2-D latent space; `check(args)`, where given, says
+    what in the args the data cannot honour (None if nothing), before any data is prepared."""
 
     prepare: Callable[[Path, dict[str, Any]], None]
     load: Callable[[Path, dict[str, Any]], Splits]
@@ -48,6 +49,7 @@ class DatasetSpec:
     shape: Callable[[dict[str, Any]], tuple[int, int, int]]
     endpoints: Callable[[Path, dict[str, Any], list[list[Any]]], tuple[torch.Tensor, torch.Tensor]] | None = None
     angles: bool = False
+    check: Callable[[dict[str, Any]], str | None] | None = None
 
 
 DATASETS: Registry[DatasetSpec] = Registry("datasets")

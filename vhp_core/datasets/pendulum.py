@@ -112,7 +112,16 @@ def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple
     return endpoint_images(args, [p[0] for p in pairs]), endpoint_images(args, [p[1] for p in pairs])
 
 
-DATASETS.register("pendulum")(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, angles=True,
+def check(args: dict[str, Any]) -> str | None:
+    """A split must leave test images: train + valid < n_images."""
+    used = args["split"]["train"] + args["split"]["valid"]
+    if used >= args["n_images"]:
+        return (f"split train {args['split']['train']} + valid {args['split']['valid']} = {used} leaves no test "
+                f"images of n_images = {args['n_images']}; expected fewer than n_images")
+    return None
+
+
+DATASETS.register("pendulum")(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, angles=True, check=check,
                                    shape=lambda args: (args["split"]["train"],
                                                       args["n_images"] - sum(args["split"].values()),
                                                       args["image_size"] ** 2), args={

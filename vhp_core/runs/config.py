@@ -9,6 +9,8 @@ import difflib
 import hashlib
 import inspect
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -118,66 +120,109 @@ def _location(error: jsonschema.ValidationError) -> str:
     return "/".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+class _Problems:
+    """Collects the ConfigErrors of independent checks, so that one run of `validate` reports them all."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except ConfigError as exc:
+            self.messages.append(str(exc))
+
+    def raise_any(self) -> None:
+        unique = list(dict.fromkeys(self.messages))
+        if len(unique) == 1:
+            raise ConfigError(unique[0])
+        if unique:
+            raise ConfigError(MANY + "\n- ".join(unique))
+
+
+MANY = "problems in the config, each naming its key:\n- "
+
+
 def validate(config: dict[str, Any]) -> None:
-    """Raise ConfigError naming the first offending key or value."""
+    """Raise ConfigError naming every offending key or value: the schema's findings first (all of them); if
+    the structure is sound, every check the schema cannot make (all of them)."""
     with open(SCHEMA) as f:
         schema = yaml.safe_load(f)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: e.path)
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        raise ConfigError(f"config key {_location(error)}: {error.message}")
+    problems = _Problems()
+    for found in sorted(jsonschema.Draft202012Validator(schema).iter_errors(config), key=lambda e: [*map(str, e.path)]):
+        error = jsonschema.exceptions.best_match([found])
+        problems.messages.append(f"config key {_location(error)}: {error.message}")
+    problems.raise_any()
     try:
         import_plugins(config.get("plugins", []))
     except PluginError as exc:
-        raise ConfigError(str(exc)) from exc
-    for name in config["datasets"]:
-        _check_name(DATASETS, dataset_kind(config, name), f"datasets/{name}",
-                    "; a variant of a registered dataset names it with `like:`")
-        if "likelihood" in config["datasets"][name].get("model", {}):
-            _check_name(LIKELIHOODS, config["datasets"][name]["model"]["likelihood"],
-                        f"datasets/{name}/model/likelihood")
-        check_keys(config["datasets"][name]["args"], DATASETS[dataset_kind(config, name)].args,
-                   f"datasets/{name}/args")
-    try:
-        resolve_device(config["device"], "device")
-    except DeviceError as exc:
-        raise ConfigError(str(exc)) from exc
+        raise ConfigError(str(exc)) from exc  # the names below mean nothing without the plugins
+    for name, entry in config["datasets"].items():
+        with problems.check():
+            _check_name(DATASETS, dataset_kind(config, name), f"datasets/{name}",
+                        "; a variant of a registered dataset names it with `like:`")
+            dataset = DATASETS[dataset_kind(config, name)]
+            check_keys(entry["args"], dataset.args, f"datasets/{name}/args")
+            if dataset.check is not None and (trouble := dataset.check(entry["args"])):
+                raise ConfigError(f"config key datasets/{name}/args: {trouble}")
+        with problems.check():
+            if "likelihood" in entry.get("model", {}):
+                _check_name(LIKELIHOODS, entry["model"]["likelihood"], f"datasets/{name}/model/likelihood")
+        with problems.check():
+            graph = entry.get("interpolation")
+            if graph and graph["neighbours"] >= graph["nodes"]:
+                raise ConfigError(f"config key datasets/{name}/interpolation/neighbours: {graph['neighbours']} "
+                                  f"neighbours need more than {graph['nodes']} nodes (interpolation/nodes)")
+    with problems.check():
+        try:
+            resolve_device(config["device"], "device")
+        except DeviceError as exc:
+            raise ConfigError(str(exc)) from exc
     for name, method in config["methods"].items():
-        _check_name(PRIORS, method["prior"], f"methods/{name}/prior")
-        _check_name(OBJECTIVES, method["objective"], f"methods/{name}/objective")
-        _check_name(SCHEDULES, method["schedule"]["name"], f"methods/{name}/schedule/name")
-        if "likelihood" in method.get("model", {}):
-            _check_name(LIKELIHOODS, method["model"]["likelihood"], f"methods/{name}/model/likelihood")
+        for registry, key in ((PRIORS, "prior"), (OBJECTIVES, "objective")):
+            with problems.check():
+                _check_name(registry, method[key], f"methods/{name}/{key}")
+        with problems.check():
+            _check_name(SCHEDULES, method["schedule"]["name"], f"methods/{name}/schedule/name")
+        with problems.check():
+            if "likelihood" in method.get("model", {}):
+                _check_name(LIKELIHOODS, method["model"]["likelihood"], f"methods/{name}/model/likelihood")
     for table, spec in config["tables"].items():
-        for method in spec["methods"]:
-            if method not in config["methods"]:
-                raise ConfigError(f"config key tables/{table}/methods: {method!r} is not defined under `methods`; "
-                                  f"defined: {sorted(config['methods'])}")
-        for dataset in spec["datasets"]:
-            if dataset not in config["datasets"]:
-                raise ConfigError(f"config key tables/{table}/datasets: {dataset!r} is not defined under "
-                                  f"`datasets`; defined: {sorted(config['datasets'])}")
+        for key, section in (("methods", "methods"), ("datasets", "datasets")):
+            for entry in spec[key]:
+                with problems.check():
+                    _check_defined(config, section, entry, f"tables/{table}/{key}")
     for dataset, spec in config["datasets"].items():
         for method in spec.get("overrides", {}):
-            if method not in config["methods"]:
-                raise ConfigError(f"config key datasets/{dataset}/overrides: {method!r} is not defined under "
-                                  f"`methods`; defined: {sorted(config['methods'])}")
+            with problems.check():
+                _check_defined(config, "methods", method, f"datasets/{dataset}/overrides")
     if "sensitivity" in config:
-        _validate_sensitivity(config)
+        with problems.check():
+            _validate_sensitivity(config)
     for figure, spec in config["figures"].items():
         for method in spec.get("methods", []):
-            if method not in config["methods"]:
-                raise ConfigError(f"config key figures/{figure}/methods: {method!r} is not defined under `methods`; "
-                                  f"defined: {sorted(config['methods'])}")
-        if "dataset" in spec and spec["dataset"] not in config["datasets"]:
-            raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} is not defined under "
-                              f"`datasets`; defined: {sorted(config['datasets'])}")
-        if figure in INTERPOLATING_FIGURES and "interpolation" not in config["datasets"][spec["dataset"]]:
-            raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} has no "
-                              f"`datasets/{spec['dataset']}/interpolation` settings")
+            with problems.check():
+                _check_defined(config, "methods", method, f"figures/{figure}/methods")
+        with problems.check():
+            if "dataset" in spec:
+                _check_defined(config, "datasets", spec["dataset"], f"figures/{figure}/dataset")
+                if figure in INTERPOLATING_FIGURES and "interpolation" not in config["datasets"][spec["dataset"]]:
+                    raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} has no "
+                                      f"`datasets/{spec['dataset']}/interpolation` settings")
+    problems.raise_any()  # the run grid below needs the names above to resolve
     for dataset, method in dict.fromkeys((d, m) for d, m, _ in run_grid(config)):
-        _check_prior_args(config, dataset, method)
-        _check_schedule(config, dataset, method)
+        with problems.check():
+            _check_prior_args(config, dataset, method)
+        with problems.check():
+            _check_schedule(config, dataset, method)
+    problems.raise_any()
+
+
+def _check_defined(config: dict[str, Any], section: str, name: str, where: str) -> None:
+    if name not in config[section]:
+        raise ConfigError(f"config key {where}: {name!r} is not defined under `{section}`; "
+                          f"defined: {sorted(config[section])}")
 
 
 def _check_name(registry: Registry, name: str, where: str, hint: str = "") -> None:
