@@ -6,7 +6,7 @@ CORES ?= 2
 CONFIG ?= workflow/config/config.yaml
 TARGET ?= pendulum
 
-.PHONY: setup run test lint
+.PHONY: setup run test lint reliability
 
 setup: $(VENV)/.installed
 
@@ -27,3 +27,6 @@ lint: setup
 	$(BIN)/ruff check vhp_core baselines tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+reliability: setup
+	$(BIN)/python -m pytest -q -m fault --reliability-doc docs/reliability.md

@@ -59,6 +59,7 @@ BAD = [
 ]
 
 
+@pytest.mark.fault("config")
 def test_every_problem_of_a_config_is_reported_at_once(smoke_config):
     config = copy.deepcopy(smoke_config)
     config["methods"]["vhp_rewo"]["prior"] = "flow"
@@ -78,7 +79,8 @@ def test_every_problem_of_a_config_is_reported_at_once(smoke_config):
         validate(config)  # the schema's findings, all of them
 
 
-@pytest.mark.parametrize("mutate, where, what", BAD)
+@pytest.mark.fault("config")
+@pytest.mark.parametrize("mutate, where, what", BAD, ids=[f"{where}: {what}" for _, where, what in BAD])
 def test_bad_config_names_the_key_and_value(smoke_config, mutate, where, what):
     config = copy.deepcopy(smoke_config)
     mutate(config)
@@ -116,6 +118,7 @@ def test_resolve_run_applies_method_overrides(smoke_config):
     (OBJECTIVES, "methods/vhp_rewo/objective", lambda c: c["methods"]["vhp_rewo"].update(objective="wake_sleep")),
     (SCHEDULES, "methods/vhp_rewo/schedule/name", lambda c: c["methods"]["vhp_rewo"]["schedule"].update(name="cos")),
 ])
+@pytest.mark.fault("config")
 def test_an_unknown_name_is_refused_by_its_registry_with_the_registered_names(smoke_config, registry, key, mutate):
     config = copy.deepcopy(smoke_config)
     mutate(config)
@@ -151,6 +154,7 @@ def test_a_variant_states_only_what_differs(smoke_config):
 
 @pytest.mark.parametrize("like, message", [("vhp_rewoo", "methods/x/like: 'vhp_rewoo' is not defined"),
                                            ("x", "methods/x/like: a cycle, x -> x")])
+@pytest.mark.fault("config")
 def test_a_bad_like_names_the_key(smoke_config, like, message):
     config = copy.deepcopy(smoke_config)
     config["methods"]["x"] = {"like": like}
@@ -183,6 +187,7 @@ def test_sensitivity_settings_are_in_order_and_in_the_run_grid(smoke_config):
     assert len(grid) == len(set(grid))
 
 
+@pytest.mark.fault("config")
 def test_a_sensitivity_level_naming_an_unknown_method_is_refused(smoke_config):
     config = sensitivity_config(smoke_config)
     config["sensitivity"]["factors"]["tau"]["levels"][1]["method"] = "rewo_tau2"

@@ -39,6 +39,7 @@ def test_rendering_is_the_angle_only():
     assert not np.allclose(img[0], render(np.array([0.4]))[0])
 
 
+@pytest.mark.fault("data")
 def test_corrupt_file_is_refused(tmp_path, smoke_config):
     args = smoke_config["datasets"]["pendulum"]["args"]
     datasets.prepare("pendulum", tmp_path, args)
@@ -48,6 +49,7 @@ def test_corrupt_file_is_refused(tmp_path, smoke_config):
         datasets.load("pendulum", tmp_path, args)
 
 
+@pytest.mark.fault("data")
 def test_missing_file_and_wrong_arguments_are_named(tmp_path, smoke_config):
     args = smoke_config["datasets"]["pendulum"]["args"]
     with pytest.raises(DataError, match="pendulum.npz .* is missing"):

@@ -125,6 +125,7 @@ def _flip(data: bytes) -> bytes:
     return data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
 
 
+@pytest.mark.fault("data")
 @pytest.mark.parametrize("corrupt", [lambda d: d[:len(d) // 2], _flip], ids=["truncated", "flipped_byte"])
 def test_corrupt_mirror_file_is_refused_and_not_cached(tmp_path, corrupt):
     mirror = _mirror_with(tmp_path, "mnist", LABELS, corrupt((MIRROR / "mnist" / LABELS).read_bytes()))
@@ -134,6 +135,7 @@ def test_corrupt_mirror_file_is_refused_and_not_cached(tmp_path, corrupt):
     assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
 
 
+@pytest.mark.fault("data")
 def test_prepare_stops_at_a_corrupt_file_without_a_manifest(tmp_path):
     mirror = tmp_path / "mirror" / "mnist"
     mirror.mkdir(parents=True)
@@ -147,6 +149,7 @@ def test_prepare_stops_at_a_corrupt_file_without_a_manifest(tmp_path):
     assert not (tmp_path / "data/mnist/raw" / LABELS).exists()
 
 
+@pytest.mark.fault("data")
 def test_corrupt_cache_is_replaced_from_the_mirror(tmp_path):
     cached = tmp_path / "data/mnist/raw" / LABELS
     cached.parent.mkdir(parents=True)
@@ -191,6 +194,7 @@ def test_download_is_verified_before_it_is_cached(tmp_path, monkeypatch, good):
         assert not cached.exists()
 
 
+@pytest.mark.fault("data")
 def test_missing_or_corrupt_processed_files_are_named(root, tmp_path):
     with pytest.raises(DataError, match="static_mnist.npz .* is missing; prepare it"):
         datasets.load("static_mnist", tmp_path, {})

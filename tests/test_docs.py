@@ -4,6 +4,8 @@ paper's numbers there equal to the ones the tables print, and the config values 
 quotes equal to the config's."""
 import re
 import subprocess
+import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ TEXT = {p: p.read_text() for p in TRACKED if p.suffix in (".py", ".md", ".smk", 
                                                            ".rst", ".cff", ".sh") or p.name == "Snakefile"}
 METHOD = (ROOT / "docs" / "method.md").read_text()
 DEVIATIONS = (ROOT / "docs" / "deviations.md").read_text()
-MACHINE_PATH = re.compile(r"(?<![\w.~])/(work|home|root|Users|scratch|mnt)/")
+MACHINE_PATH = re.compile(r"(?<![\w.~*-])/(work|home|root|Users|scratch|mnt)/")
 
 
 def test_no_path_of_a_particular_machine():
@@ -126,3 +128,12 @@ def test_deviations_md_quotes_the_config(quote):
     assert match, pattern
     quoted = given[0] if given else float(match.group(1).replace(",", ""))
     assert float(config_value(path)) == float(quoted), (pattern, config_value(path))
+
+
+def test_docs_reliability_md_lists_every_fault_case_the_tests_hold():
+    """docs/reliability.md is generated (`make reliability`); regenerate it when a fault test is added."""
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "fault",
+                                "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True).stdout
+    per_file = Counter(line.split("::")[0].removeprefix("tests/") for line in collected.splitlines() if "::" in line)
+    listed = Counter(re.findall(r"\| `(test_\w+\.py)` \|", (ROOT / "docs" / "reliability.md").read_text()))
+    assert per_file and listed == per_file

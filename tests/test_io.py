@@ -37,6 +37,7 @@ def can_mount_a_tmpfs() -> str | None:
     return None if probe.returncode == 0 else f"cannot mount a tmpfs in a private namespace: {probe.stderr.strip()}"
 
 
+@pytest.mark.fault("disk")
 @pytest.mark.skipif(can_mount_a_tmpfs() is not None, reason=str(can_mount_a_tmpfs()))
 def test_a_full_disk_names_the_file_keeps_the_previous_one_and_says_how_much_is_needed(tmp_path):
     """A checkpoint too big for a 256 kB tmpfs, over a small earlier one: the earlier one survives intact."""

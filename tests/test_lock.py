@@ -33,6 +33,7 @@ def sleeper():
     process.wait()
 
 
+@pytest.mark.fault("concurrency")
 def test_a_live_holder_on_this_host_is_named(tmp_path, sleeper):
     write_lock(tmp_path, sleeper, socket.gethostname(), age=STALE_SECONDS * 2)  # old but alive: still held
     with pytest.raises(RunLockedError, match=f"{tmp_path} is being trained by PID {sleeper} on "
@@ -40,6 +41,7 @@ def test_a_live_holder_on_this_host_is_named(tmp_path, sleeper):
         RunLock(tmp_path).acquire()
 
 
+@pytest.mark.fault("concurrency")
 def test_a_dead_holder_on_this_host_is_taken_over(tmp_path):
     gone = subprocess.Popen(["true"])
     gone.wait()
@@ -49,6 +51,7 @@ def test_a_dead_holder_on_this_host_is_taken_over(tmp_path):
     assert not lock.path.exists()
 
 
+@pytest.mark.fault("concurrency")
 @pytest.mark.parametrize("age, held", [(60.0, True), (STALE_SECONDS + 60.0, False)])
 def test_another_hosts_lock_holds_until_it_is_stale(tmp_path, age, held):
     write_lock(tmp_path, 1, "another-node", age=age)
@@ -60,6 +63,7 @@ def test_another_hosts_lock_holds_until_it_is_stale(tmp_path, age, held):
             pass
 
 
+@pytest.mark.fault("concurrency")
 def test_training_refuses_a_locked_run_and_touches_nothing(config, tmp_path, sleeper):
     spec = resolve_run(config, "pendulum", "vhp_rewo", 1)
     spec["training"]["epochs"] = 1
@@ -73,6 +77,7 @@ def test_training_refuses_a_locked_run_and_touches_nothing(config, tmp_path, sle
     assert (tmp_path / "model.pt").exists() and not lock.exists()
 
 
+@pytest.mark.fault("concurrency")
 @pytest.mark.slow
 def test_two_command_line_trainings_of_one_run(tmp_path):
     """The second stops at once, naming the first; the first's log has every step once."""

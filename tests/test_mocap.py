@@ -246,6 +246,7 @@ def test_prepare_is_deterministic_and_args_are_checked(root, tmp_path):
         datasets.prepare("mocap", tmp_path, {**ARGS, "split": {"valid": 0.6, "test": 0.5}})
 
 
+@pytest.mark.fault("data")
 @needs_mirror
 def test_corrupt_bvh_is_refused_with_its_name(tmp_path):
     mirror = tmp_path / "mirror" / "cmu_mocap" / "bvh"
@@ -259,6 +260,7 @@ def test_corrupt_bvh_is_refused_with_its_name(tmp_path):
     assert not (tmp_path / "data/mocap/manifest.json").exists()
 
 
+@pytest.mark.fault("data")
 @needs_mirror
 def test_lf_pin_accepts_crlf_and_refuses_a_change(tmp_path):
     lf = (MOCAP / "bvh/35_17.bvh").read_bytes()

@@ -120,6 +120,7 @@ def provide(origin: str, data: bytes, folder: Path, monkeypatch) -> Path | None:
     return mirror_with(folder, data)
 
 
+@pytest.mark.fault("data")
 @pytest.mark.parametrize("origin", ["mirror", "download"])
 def test_a_copy_is_accepted_by_its_blob_id_and_refused_when_a_byte_flips(tmp_path, monkeypatch, origin):
     raw = synthetic_chardata()[0]

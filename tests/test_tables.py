@@ -111,6 +111,7 @@ def test_table2_pairs_seeds_against_the_first_method():
     assert "+2.50 (no CI: 1 seed, fewer than 5)" in md
 
 
+@pytest.mark.fault("files")
 def test_a_garbled_metrics_file_is_named(tmp_path):
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text('{"method": "vhp_rewo", "seed": 1}')

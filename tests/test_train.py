@@ -48,6 +48,7 @@ def assert_same_models(a: Path, b: Path, **tolerance) -> None:
             assert torch.equal(x, y), name
 
 
+@pytest.mark.fault("interruption")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_interrupted_run_resumes_to_the_same_result(config, tmp_path, sig):
     """SIGKILL lands anywhere (resume from the last epoch's checkpoint); SIGTERM, as a cluster's time limit
@@ -124,6 +125,7 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
         assert files == {f.name for f in (tmp_path / "alone" / run).iterdir()}
 
 
+@pytest.mark.fault("interruption")
 def test_terminated_pack_resumes_each_run_to_its_uninterrupted_numbers(config, tmp_path, monkeypatch):
     """SIGTERM mid-epoch checkpoints every run of a pack; one run's checkpoint is then lost (it starts
     over as a pack of its own, the others resume together from step 25): all three end where an
@@ -219,6 +221,7 @@ class Poisoned(Objective):
         return loss * torch.where(beta < 0.5, float("nan"), 1.0) if self.calls[0] > 15 else loss
 
 
+@pytest.mark.fault("divergence")
 def test_nan_loss_stops_its_run_alone_and_keeps_finished_results(config, tmp_path):
     spec = make_spec(config, epochs=2)
     splits = load("pendulum", spec["data_root"], spec["dataset_args"])
@@ -243,6 +246,7 @@ def test_nan_loss_stops_its_run_alone_and_keeps_finished_results(config, tmp_pat
     assert len(rows(tmp_path / "pack" / "vae" / "epochs.csv")) == 3
 
 
+@pytest.mark.fault("files")
 def test_corrupt_or_missing_checkpoint_is_named(config, tmp_path):
     spec = make_spec(config, epochs=1)
     splits = load("pendulum", spec["data_root"], spec["dataset_args"])
@@ -264,6 +268,7 @@ def flip_a_byte_inside(path: Path, tensor: torch.Tensor) -> None:
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.fault("files")
 def test_flipped_bytes_in_a_model_or_checkpoint_stop_with_the_file_named(config, tmp_path):
     spec = make_spec(config, epochs=1)
     splits = load("pendulum", spec["data_root"], spec["dataset_args"])
@@ -283,6 +288,7 @@ def test_flipped_bytes_in_a_model_or_checkpoint_stop_with_the_file_named(config,
         fit(spec, splits, tmp_path, progress=False)
 
 
+@pytest.mark.fault("divergence")
 def test_a_nan_before_the_first_checkpoint_says_there_is_none(config, tmp_path):
     spec = {**make_spec(config, epochs=2), "objective": "poisoned_early"}
     poisoned = Poisoned()
