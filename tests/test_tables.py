@@ -118,3 +118,13 @@ def test_a_garbled_metrics_file_is_named(tmp_path):
     bad.write_text('{"method": "vhp_rewo", "se')
     with pytest.raises(ValueError, match=rf"{bad}: not valid JSON"):
         read_metrics([good, bad])
+
+
+def test_a_table_renders_as_an_html_page_with_its_caption_and_blank_missing_cells():
+    from vhp_core.report.tables import to_html
+
+    page = to_html([("Table <1> & more", pd.DataFrame({"method": ["a", "b"], "value": [0.123456, None]})),
+                    ("second", pd.DataFrame({"x": [1]}))], "T")
+    assert page.startswith("<!DOCTYPE html>") and page.count("<table") == 2
+    assert "<caption>Table &lt;1&gt; &amp; more</caption>" in page and "<td>0.123</td>" in page
+    assert "<td></td>" in page and "nan" not in page.lower()

@@ -1,6 +1,7 @@
 """The smoke-scale DAG runs end to end in a temporary folder and fills Table 1, the figures, the
 report and (with the data mirror) Table 2; `snakemake --lint` has nothing to say; and the shipped SLURM
 profile, on a real single-node SLURM, gives the same tables."""
+import base64
 import importlib.util
 import os
 import re
@@ -54,6 +55,42 @@ def test_smoke_dag_table1_figures_and_report(workdir):
     report = snakemake(workdir, "pendulum", "--report", "results/report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     assert "Table 1" in (workdir / "results" / "report.html").read_text()
+
+
+def embedded_html(report: Path) -> dict[str, str]:
+    """The HTML results a Snakemake report embeds, by file name."""
+    found = re.findall(r"data:text/html;charset=utf8;filename=([^;]+);base64,([A-Za-z0-9+/=]+)", report.read_text())
+    return {name: base64.b64decode(data).decode() for name, data in found}
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package chromium)")
+def test_the_report_shows_the_tables_as_html_tables_in_a_real_browser(workdir, tmp_path):
+    """The report embeds Table 1 and the interpolation table as HTML pages; headless Chromium renders the
+    report and each of them, and the rendered Table 1 has one row per method with the paper's column."""
+    report = workdir / "results" / "report.html"
+    pages = embedded_html(report)
+    assert {"table1.html", "pendulum_interpolation.html"} <= set(pages)
+    browser = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,900"]
+    shot = tmp_path / "report.png"
+    subprocess.run([*browser, f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 20_000  # the report's landing page, drawn (a blank page is about 5 kB)
+    for name, page in pages.items():
+        path = tmp_path / name
+        path.write_text(page)
+        subprocess.run([*browser, f"--screenshot={tmp_path / name}.png", path.as_uri()], capture_output=True,
+                       timeout=120, check=True)
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name
+        dom = subprocess.run([*browser, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120,
+                             check=True).stdout
+        assert "<table" in dom and "<th>" in dom, name
+    dom = subprocess.run([*browser, "--dump-dom", (tmp_path / "table1.html").as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>", dom)
+    assert rows == list(pd.read_csv(workdir / "results" / "tables" / "table1.csv")["label"])
+    assert "<th>paper</th>" in dom
 
 
 def test_nothing_left_to_do_after_a_run(workdir):

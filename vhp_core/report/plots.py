@@ -29,7 +29,8 @@ def beta_landscape(nu: float, tau: float, beta_max: float = 2.0, delta_max: floa
     change = rewo_update(beta_grid, delta_grid, nu, tau).numpy() - beta_grid
     fig, ax = plt.subplots(figsize=(5.2, 4))
     lim = np.abs(change).max()
-    mesh = ax.pcolormesh(betas, deltas, change, cmap="RdBu", vmin=-lim, vmax=lim, shading="auto")
+    mesh = ax.pcolormesh(betas, deltas, change, cmap="RdBu", vmin=-lim, vmax=lim, shading="auto",
+                         rasterized=True)  # 300 x 300 cells: as vectors the PDF is megabytes
     ax.contour(betas, deltas, change, levels=[0.0], colors="k", linewidths=1)
     ax.axvline(1.0, color="k", ls=":", lw=0.8)
     ax.set_xlabel(r"$\beta_{t-1}$")
@@ -54,12 +55,12 @@ def training_dynamics(runs: dict[str, tuple[str | Path, str | Path]], max_points
             mu, std = snap["mu"][c][:max_points], snap["std"][c][:max_points]
             post.add_collection(EllipseCollection(2 * std[:, 0], 2 * std[:, 1], 0, units="xy", offsets=mu,
                                                   offset_transform=post.transData, facecolor="0.85",
-                                                  edgecolor="none", alpha=0.3))
+                                                  edgecolor="none", alpha=0.3, rasterized=True))
             colour = snap["labels"][c][:max_points] if "labels" in snap else None
-            post.scatter(mu[:, 0], mu[:, 1], c=colour, cmap="twilight", vmin=0, vmax=2 * np.pi, s=3)
+            post.scatter(mu[:, 0], mu[:, 1], c=colour, cmap="twilight", vmin=0, vmax=2 * np.pi, s=3, rasterized=True)
             post.set_title(f"step {int(step)}", fontsize=9)
             prior = fig.add_subplot(grid[2 * r + 1, c])
-            prior.scatter(*snap["prior"][c][:max_points].T, s=2, color="tab:blue", alpha=0.5)
+            prior.scatter(*snap["prior"][c][:max_points].T, s=2, color="tab:blue", alpha=0.5, rasterized=True)
             for ax in (post, prior):
                 ax.set_xlim(-lim, lim)
                 ax.set_ylim(-lim, lim)

@@ -1,5 +1,7 @@
 """Tables from the runs' metrics.json files: CSV for machines, Markdown for people."""
+import html
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -228,8 +230,28 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+HTML_STYLE = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;font-size:14px}"
+              "th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}th{background:#eee}"
+              "td:first-child,th:first-child{text-align:left}caption{font-weight:bold;margin:0.5em 0;text-align:left}")
+
+
+def to_html(sections: list[tuple[str, pd.DataFrame]], title: str) -> str:
+    """A standalone HTML page of tables (one per (caption, table) section), for the Snakemake report."""
+    body = "".join(
+        re.sub(r"<table[^>]*>", lambda m, c=caption: f"{m.group(0)}<caption>{html.escape(c)}</caption>",
+               table.to_html(index=False, na_rep="", border=0, float_format=lambda v: f"{v:.3f}"), count=1)
+        for caption, table in sections)
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{HTML_STYLE}</style></head><body>{body}</body></html>\n")
+
+
 def write_table(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, title: str,
-                display: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
-    """The table as CSV (every column, for machines) and Markdown (`display(table)` if given, for people)."""
+                display: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+                html_path: str | Path | None = None) -> None:
+    """The table as CSV (every column, for machines), and Markdown and HTML (`display(table)` if given, for
+    people: the HTML is what the Snakemake report shows)."""
+    shown = table if display is None else display(table)
     write_text(csv_path, table.to_csv(index=False))
-    write_text(md_path, to_markdown(table if display is None else display(table), title))
+    write_text(md_path, to_markdown(shown, title))
+    if html_path is not None:
+        write_text(html_path, to_html([(title, shown)], title))

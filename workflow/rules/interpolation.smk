@@ -60,8 +60,9 @@ rule fig3_fig4_pendulum_interpolation:
             category="Figures",
         ),
         fig4_pdf="results/figures/fig4_pendulum_frames.pdf",
-        csv=report(
-            "results/tables/pendulum_interpolation.csv",
+        csv="results/tables/pendulum_interpolation.csv",
+        html=report(
+            "results/tables/pendulum_interpolation.html",
             caption="../report/pendulum_interpolation.rst",
             category="Figures",
         ),
@@ -125,12 +126,13 @@ rule fig7_smoothness:
             category="Figures",
         ),
         pdf="results/figures/fig7_smoothness.pdf",
-        csv=report(
-            "results/tables/smoothness.csv",
+        csv="results/tables/smoothness.csv",
+        md="results/tables/smoothness.md",
+        html=report(
+            "results/tables/smoothness.html",
             caption="../report/smoothness.rst",
             category="Smoothness",
         ),
-        md="results/tables/smoothness.md",
     log:
         "logs/figures/fig7_smoothness.log",
     localrule: True

@@ -3,12 +3,13 @@ rule table1:
     input:
         table_inputs("table1"),
     output:
-        csv=report(
-            "results/tables/table1.csv",
+        csv="results/tables/table1.csv",
+        md="results/tables/table1.md",
+        html=report(
+            "results/tables/table1.html",
             caption="../report/table1.rst",
             category="Table 1",
         ),
-        md="results/tables/table1.md",
         png=report(
             "results/figures/table1_seeds.png",
             caption="../report/table1_seeds.rst",
@@ -32,14 +33,20 @@ rule table2:
         nll=table_inputs("table2", "nll.json"),
         metrics=table_inputs("table2"),
     output:
-        csv=report(
-            "results/tables/table2.csv",
+        csv="results/tables/table2.csv",
+        md="results/tables/table2.md",
+        html=report(
+            "results/tables/table2.html",
             caption="../report/table2.rst",
             category="Table 2",
         ),
-        md="results/tables/table2.md",
         units_csv="results/tables/active_units.csv",
         units_md="results/tables/active_units.md",
+        units_html=report(
+            "results/tables/active_units.html",
+            caption="../report/active_units.rst",
+            category="Table 2",
+        ),
         png=report(
             "results/figures/table2_nll.png",
             caption="../report/table2_figure.rst",
@@ -66,6 +73,11 @@ if "sensitivity" in config:
         output:
             csv="results/tables/table1_sensitivity.csv",
             md="results/tables/table1_sensitivity.md",
+            html=report(
+                "results/tables/table1_sensitivity.html",
+                caption="../report/table1_sensitivity_table.rst",
+                category="Table 1",
+            ),
             png=report(
                 "results/figures/table1_sensitivity.png",
                 caption="../report/table1_sensitivity.rst",

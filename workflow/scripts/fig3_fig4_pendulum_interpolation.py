@@ -2,8 +2,9 @@
 import pandas as pd
 from common import log_to
 
-from vhp_core.io import atomic_path
+from vhp_core.io import atomic_path, write_text
 from vhp_core.report.plots import save_figure
+from vhp_core.report.tables import to_html
 from vhp_core.report.plots_interpolation import pendulum_frames, pendulum_graphs, pendulum_summary
 
 log_to(snakemake.log[0])
@@ -11,5 +12,8 @@ runs = dict(zip(snakemake.params.labels.values(), snakemake.input, strict=True))
 save_figure(pendulum_graphs(runs), snakemake.output.fig3, snakemake.output.fig3_pdf)
 save_figure(pendulum_frames(runs, snakemake.params.jump_factor, snakemake.params.image_size),
             snakemake.output.fig4, snakemake.output.fig4_pdf)
+summary = pd.DataFrame(pendulum_summary(runs, snakemake.params.jump_factor))
 with atomic_path(snakemake.output.csv) as tmp:
-    pd.DataFrame(pendulum_summary(runs, snakemake.params.jump_factor)).to_csv(tmp, index=False)
+    summary.to_csv(tmp, index=False)
+write_text(snakemake.output.html, to_html([("Figs. 3-4: steps of the decoded 0-180 degree paths", summary)],
+                                          "Pendulum interpolation"))

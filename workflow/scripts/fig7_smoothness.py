@@ -5,6 +5,7 @@ from common import log_to
 from vhp_core.datasets.mocap import load_meta
 from vhp_core.io import atomic_path, write_text
 from vhp_core.report.plots import save_figure
+from vhp_core.report.tables import to_html
 from vhp_core.report.plots_mocap import (
     smoothness_figure,
     smoothness_markdown,
@@ -21,3 +22,5 @@ save_figure(smoothness_figure(table), snakemake.output.png, snakemake.output.pdf
 with atomic_path(snakemake.output.csv) as tmp:
     table.to_csv(tmp, index=False)
 write_text(snakemake.output.md, smoothness_markdown(table, smoothness_points(runs)))
+write_text(snakemake.output.html, to_html([("Fig. 7: smoothness per joint channel and method", table)],
+                                          "Smoothness of mocap interpolations"))

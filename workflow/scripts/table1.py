@@ -8,5 +8,6 @@ from vhp_core.report.tables import read_metrics, table1, table1_display, write_t
 log_to(snakemake.log[0])
 metrics = read_metrics(snakemake.input)
 write_table(table1(metrics, snakemake.params.labels), snakemake.output.csv, snakemake.output.md,
-            title="Table 1: angle read-outs of the pendulum's 2-D codes (radians)", display=table1_display)
+            title="Table 1: angle read-outs of the pendulum's 2-D codes (radians)", display=table1_display,
+            html_path=snakemake.output.html)
 save_figure(table1_strip(metrics, snakemake.params.labels), snakemake.output.png, snakemake.output.pdf)

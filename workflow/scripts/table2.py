@@ -8,7 +8,8 @@ log_to(snakemake.log[0])
 labels = snakemake.params.labels
 nll = table2(read_metrics(snakemake.input.nll), labels)
 write_table(nll, snakemake.output.csv, snakemake.output.md, title="Table 2: test NLL (nats) by importance sampling",
-            display=table2_display)
+            display=table2_display, html_path=snakemake.output.html)
 save_figure(table2_figure(nll), snakemake.output.png, snakemake.output.pdf)
 write_table(active_units_table(read_metrics(snakemake.input.metrics), labels), snakemake.output.units_csv,
-            snakemake.output.units_md, title="Active units (variance of E[z|x] over x above 0.01)")
+            snakemake.output.units_md, title="Active units (variance of E[z|x] over x above 0.01)",
+            html_path=snakemake.output.units_html)
