@@ -6,15 +6,15 @@ CORES ?= 2
 CONFIG ?= workflow/config/config.yaml
 TARGET ?= pendulum
 
-.PHONY: setup run test lint reliability
+.PHONY: setup run test lint reliability lock
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]' -c requirements.lock
 	touch $@
 
 run: setup
@@ -30,3 +30,7 @@ lint: setup
 
 reliability: setup
 	$(BIN)/python -m pytest -q -m fault --reliability-doc docs/reliability.md
+
+lock: setup
+	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^torch=='; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock

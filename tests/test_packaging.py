@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,9 +29,33 @@ def test_conda_environment_matches_pyproject():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     conda = dict(_split(d.replace("=", "==", 1) if re.match(r"^[\w\-]+=[^=]", d) else d)
                  for d in env if isinstance(d, str))
-    pip = dict(_split(d) for d in next(d["pip"] for d in env if isinstance(d, dict)) if not d.startswith("-"))
+    pip = dict(_split(d.replace("+cpu", "")) for d in next(d["pip"] for d in env if isinstance(d, dict))
+               if not d.startswith("-"))
     listed = {**{k: v for k, v in conda.items() if k not in ("python", "pip")}, **pip}
     assert listed == wanted
+
+
+def test_the_conda_environment_takes_the_cpu_build_of_torch():
+    pip = next(d["pip"] for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+               if isinstance(d, dict))
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip and "torch==2.13.0+cpu" in pip
+
+
+def test_the_lock_file_pins_every_dependency_within_pyprojects_bounds():
+    """requirements.lock (pip constraints of `make setup`) pins an exact version of every dependency and
+    extra but torch, each inside pyproject.toml's bounds, and nothing from a local path."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*pyproject["dependencies"], *(r for extra in pyproject["optional-dependencies"].values() for r in extra)]
+    lines = [ln for ln in (ROOT / "requirements.lock").read_text().splitlines() if ln and not ln.startswith("#")]
+    pins = {}
+    for line in lines:
+        name, version = line.split("==")
+        pins[canonicalize_name(name)] = version
+    for requirement in map(Requirement, wanted):
+        if requirement.name == "torch":
+            continue
+        assert requirement.specifier.contains(pins[canonicalize_name(requirement.name)]), requirement
+    assert "torch" not in pins and "-c requirements.lock" in (ROOT / "Makefile").read_text()
 
 
 def test_license_and_citation_agree_with_pyproject():

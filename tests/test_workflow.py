@@ -121,6 +121,21 @@ def test_lint_is_clean():
     lint = subprocess.run([*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    snakefmt = Path(sys.executable).parent / "snakefmt"
+    files = ["Snakefile", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "rules").glob("*.smk"))]
+    formatted = subprocess.run([str(snakefmt), "--check", *files], cwd=ROOT, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+
+
+def test_the_workflow_is_usable_as_a_snakemake_module(tmp_path):
+    """Another workflow imports this one with `module` (the README's example) and plans Table 1 from it."""
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"```python\n(configfile:.*?module vhp:.*?)```", readme, re.S).group(1)
+    (tmp_path / "Snakefile").write_text(example.replace("path/to/vhp-bench", str(ROOT)))
+    dry = subprocess.run([*SNAKEMAKE, "--cores", "2", "--dry-run", "vhp_table1"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "vhp_train_pendulum__pack0" in dry.stdout and "vhp_table1" in dry.stdout
 
 
 MIRROR = ROOT.parent / "shared" / "data"
