@@ -66,9 +66,6 @@ class Registry(Generic[T]):
         self._read_entry_points()
         return sorted(self._parts)
 
-    def items(self) -> list[tuple[str, T]]:
-        return [(name, self._parts[name]) for name in self.names()]
-
 
 def _what(part: object) -> str:
     return getattr(part, "__qualname__", type(part).__qualname__)
