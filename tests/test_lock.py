@@ -1,4 +1,5 @@
-"""One training per run folder at a time: a second one stops naming the holder; stale locks are taken over."""
+"""One training per run folder at a time: a second one stops naming the holder; stale locks are taken over;
+and a command-line NLL killed midway leaves nothing that looks finished."""
 import json
 import os
 import socket
@@ -99,3 +100,28 @@ def test_two_command_line_trainings_of_one_run(tmp_path):
     assert second.returncode != 0 and f"is being trained by PID {first.pid}" in second.stderr
     steps = [line.split(",")[0] for line in (tmp_path / "run" / "train_log.csv").read_text().splitlines()[1:]]
     assert len(steps) == len(set(steps)) > 0
+
+
+@pytest.mark.fault("interruption")
+@pytest.mark.slow
+def test_an_nll_killed_midway_leaves_no_result_and_its_rerun_equals_an_uninterrupted_one(tmp_path):
+    """kill -9 during `vhp-bench nll`: no nll.json (nor a temporary file) is left; the rerun's estimate is
+    bit-identical to an uninterrupted evaluation's."""
+    cli = [sys.executable, "-m", "vhp_core"]
+    subprocess.run([*cli, "prepare", "--dataset", "pendulum", "--config", "smoke.yaml"], cwd=tmp_path, check=True)
+    subprocess.run([*cli, "train", "--dataset", "pendulum", "--method", "vhp_rewo", "--run-dir", "run", "--config",
+                    "smoke.yaml"], cwd=tmp_path, check=True, capture_output=True)
+    nll = [*cli, "nll", "--run-dir", "run", "--samples", "2000", "--n-items", "250", "--config", "smoke.yaml"]
+    killed = subprocess.Popen(nll, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # model and data loaded, the estimate under way (10-30 s here)
+    killed.kill()
+    killed.wait()
+    assert killed.returncode == -9, "the NLL finished before it could be killed: give it more samples"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_file()) == sorted(
+        ["model.pt", "train_log.csv", "epochs.csv", "snapshots.npz"])
+    first = subprocess.run(nll, cwd=tmp_path, capture_output=True, text=True, check=True)
+    result = json.loads((tmp_path / "run" / "nll.json").read_text())
+    again = subprocess.run(nll, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert first.returncode == again.returncode == 0
+    repeat = json.loads((tmp_path / "run" / "nll.json").read_text())
+    assert {k: v for k, v in result.items() if k != "seconds"} == {k: v for k, v in repeat.items() if k != "seconds"}
