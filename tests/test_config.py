@@ -1,6 +1,7 @@
 """Bad config input stops with a message that names the key or value; names of registered parts are
 checked by their registries alone (the schema lists none), and the error lists the registered names."""
 import copy
+import random
 
 import pytest
 import yaml
@@ -201,3 +202,39 @@ def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path, text, found):
     bad.write_text(text)
     with pytest.raises(ConfigError, match=rf"config file {bad}: .*{found}"):
         load_config(CONFIGS / "config.yaml", bad)
+
+
+def leaves(value, path=()):
+    """Every (path, value) of a nested config, containers included."""
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from leaves(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from leaves(item, (*path, i))
+
+
+MUTANTS = [None, -1, 0, 2.5, 10**9, "x", "", [], {}, True, [1, "a"], {"bogus": 1}, float("nan")]
+
+
+@pytest.mark.fault("config")
+def test_a_fuzzed_config_is_accepted_or_refused_naming_a_key(smoke_config):
+    """400 configs, each with one value anywhere replaced by a value of another type or range (fixed seed):
+    each one is valid, or refused with a ConfigError that names a key; never another exception."""
+    rng = random.Random(0)
+    paths = [p for p, _ in leaves(smoke_config) if p]
+    refused = 0
+    for _ in range(400):
+        config = copy.deepcopy(smoke_config)
+        path, value = rng.choice(paths), rng.choice(MUTANTS)
+        parent = config
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = copy.deepcopy(value)
+        try:
+            validate(config)
+        except ConfigError as exc:
+            refused += 1
+            assert "config key " in str(exc), (path, value, str(exc))
+    assert refused > 250

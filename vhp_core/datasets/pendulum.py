@@ -113,11 +113,24 @@ def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple
 
 
 def check(args: dict[str, Any]) -> str | None:
-    """A split must leave test images: train + valid < n_images."""
-    used = args["split"]["train"] + args["split"]["valid"]
+    """Every arg present with a value of its kind, and a split that leaves test images (train + valid <
+    n_images)."""
+    kinds = {"n_images": int, "image_size": int, "seed": int, "rod_width": float, "bob_radius": float}
+    for key, kind in kinds.items():
+        value = args.get(key)
+        wrong = isinstance(value, bool) or not isinstance(value, int | float)
+        if wrong or (kind is int and not isinstance(value, int)):
+            return f"{key} = {value!r}; expected {'an integer' if kind is int else 'a number'}"
+        if key != "seed" and not value > 0:
+            return f"{key} = {value!r}; expected a positive value"
+    split = args.get("split")
+    if not isinstance(split, dict) or any(isinstance(split.get(k), bool) or not isinstance(split.get(k), int)
+                                          or split[k] < 0 for k in ("train", "valid")):
+        return f"split = {split!r}; expected {{train: N, valid: M}} with whole numbers N, M >= 0"
+    used = split["train"] + split["valid"]
     if used >= args["n_images"]:
-        return (f"split train {args['split']['train']} + valid {args['split']['valid']} = {used} leaves no test "
-                f"images of n_images = {args['n_images']}; expected fewer than n_images")
+        return (f"split train {split['train']} + valid {split['valid']} = {used} leaves no test images of "
+                f"n_images = {args['n_images']}; expected fewer than n_images")
     return None
 
 
