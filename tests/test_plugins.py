@@ -15,7 +15,7 @@ import yaml
 
 from vhp_core.maths.priors import PRIORS
 from vhp_core.registry import Registry, UnknownName
-from vhp_core.runs.config import ConfigError, deep_merge, expand_likes, resolve_run, validate
+from vhp_core.runs.config import ConfigError, deep_merge, expand_likes, load_config, resolve_run, validate
 from vhp_core.runs.train import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +87,30 @@ def test_an_installed_entry_point_registers_a_prior(tmp_path, monkeypatch):
     assert "shifted" in priors and priors["shifted"].__name__ == "Shifted"
     assert {"mog", "vampprior"} <= set(priors.names())  # the suite's own entry points
     assert {"mog", "vampprior"} <= set(PRIORS.names())
+
+
+def test_a_plugin_can_bring_a_whole_method(smoke_config, tmp_path, monkeypatch):
+    """A plugin registers a method (a config entry) beside its prior; a config lists it in a table without
+    defining it, and an entry of the config's own wins over the registered one."""
+    prior = PLUGIN.read_text().replace('@PRIORS.register("learned_gaussian")', '@PRIORS.register("learned_gaussian_2")')
+    (tmp_path / "my_method.py").write_text(prior + (
+        "\n\nfrom vhp_core.runs.config import METHODS\n\n"
+        "METHODS.register('learned_gaussian_geco')({'label': 'Learned Gaussian + GECO', 'prior': 'learned_gaussian_2',"
+        " 'objective': 'elbo', 'k': 1, 'schedule': {'name': 'geco', 'nu': 1.0, 'beta_init': 1.0}})\n"
+    ))
+    monkeypatch.chdir(tmp_path)
+    overlay = {"plugins": ["my_method"], "tables": {"table2": {"methods": ["vhp_rewo", "learned_gaussian_geco"]}}}
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump(overlay))
+    config = load_config(ROOT / "workflow" / "config" / "config.yaml", ROOT / "workflow" / "config" / "smoke.yaml",
+                         tmp_path / "my.yaml")
+    spec = resolve_run(config, "dynamic_mnist", "learned_gaussian_geco", 1)
+    assert spec["schedule"]["name"] == "geco" and spec["prior"] == "learned_gaussian_2"
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"methods": {"learned_gaussian_geco": {
+        "label": "mine", "prior": "standard_normal", "objective": "elbo", "k": 1,
+        "schedule": {"name": "constant", "beta_init": 1.0}}}}))
+    config = load_config(ROOT / "workflow" / "config" / "config.yaml", ROOT / "workflow" / "config" / "smoke.yaml",
+                         tmp_path / "my.yaml", tmp_path / "mine.yaml")
+    assert config["methods"]["learned_gaussian_geco"]["label"] == "mine"
 
 
 @pytest.mark.slow

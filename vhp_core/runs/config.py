@@ -49,8 +49,30 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
+METHODS: Registry[dict[str, Any]] = Registry("methods")
+"""Whole methods by name, as config entries (`METHODS.register("name")({"label": ..., "prior": ..., ...})`),
+for a plugin that brings a method of its own: a config may then list it in its tables without defining it
+(an entry of the config's own `methods` with that name wins)."""
+
+
+def complete(config: dict[str, Any]) -> None:
+    """In place, before validation: import the config's plugins, add the methods they register, expand `like`."""
+    plugins = config.get("plugins", [])
+    if isinstance(plugins, list) and all(isinstance(p, str) for p in plugins):  # else the schema names the key
+        try:
+            import_plugins(plugins)
+        except PluginError as exc:
+            raise ConfigError(str(exc)) from exc
+    if isinstance(config.get("methods"), dict):
+        config["methods"] = {**{name: copy.deepcopy(entry) for name, entry in
+                                ((n, METHODS[n]) for n in METHODS.names()) if name not in config["methods"]},
+                             **config["methods"]}
+    expand_likes(config)
+
+
 def load_config(*paths: str | Path) -> dict[str, Any]:
-    """Read and merge YAML files in order (later ones override), expand `like`, then validate."""
+    """Read and merge YAML files in order (later ones override), complete (plugins, registered methods,
+    `like`), then validate."""
     config: dict[str, Any] = {}
     for path in paths:
         with open(path) as f:
@@ -62,7 +84,7 @@ def load_config(*paths: str | Path) -> dict[str, Any]:
             raise ConfigError(f"config file {path}: expected a mapping of config keys, found "
                               f"{'nothing' if loaded is None else type(loaded).__name__}")
         config = deep_merge(config, loaded)
-    expand_likes(config)
+    complete(config)
     validate(config)
     return config
 

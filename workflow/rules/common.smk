@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from vhp_core.runs.config import (
+    complete,
     dataset_kind,
-    expand_likes,
     manifest_path,
     plan_packs,
     resolve_run,
@@ -17,7 +17,7 @@ from vhp_core.io import publish_copy
 from vhp_core.runs.cost import nll_minutes, train_minutes
 from vhp_core.runs.evaluate import METRICS_VERSION
 
-expand_likes(config)
+complete(config)
 validate(config)
 
 DATA = config["data"]["root"]
