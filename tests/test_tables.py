@@ -71,6 +71,9 @@ def test_table1_gives_spread_loops_and_paired_differences_on_common_seeds():
     assert geco["n_pairs"] == 5 and geco["diff"] == pytest.approx(0.36)  # seeds 1-5 only
     assert 0.2 <= geco["ci_low"] < geco["diff"] < geco["ci_high"] <= 0.4 and geco["within_noise"] is False
     assert geco["reference"] == "vhp_rewo" and pd.isna(rewo["diff"]) and rewo["within_noise"] is None
+    assert geco["loop_n_pairs"] == 5 and geco["loop_diff"] == pytest.approx(0.11)  # the loop read-out
+    assert geco["loop_ci_low"] == pytest.approx(0.1) and geco["loop_within_noise"] is False
+    assert pd.isna(rewo["loop_diff"])
 
 
 def test_table1_markdown_is_readable_and_names_the_reference():
@@ -78,7 +81,8 @@ def test_table1_markdown_is_readable_and_names_the_reference():
     assert "0.300 ± 0.233" in md and "0.225 [0.163, 0.287]" in md and "5 of 6" in md
     assert "OLS error minus VHP + REWO [95% CI]" in md and "| reference |" in md
     geco_row = next(line for line in md.splitlines() if line.startswith("| VHP + GECO"))
-    assert "| +0.360 [+0.2" in geco_row and geco_row.endswith("| no |")
+    assert "| +0.360 [+0.2" in geco_row and geco_row.endswith("| no | +0.110 [+0.100, +0.130] | no |")
+    assert "loop read-out minus VHP + REWO [95% CI]" in md
 
 
 def test_table1_names_the_runs_whose_metrics_lack_the_loop_readouts():

@@ -62,15 +62,19 @@ def _comparison_columns(comparison: dict | None, reference: str) -> dict:
 def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     """Per method, in the order of `labels`: the OLS angle error's spread over seeds beside the paper's
     value; the seeds whose loop is one clean loop (rotation index 1) and the arc-length read-out's
-    spread; and the OLS error's paired difference from the first method with its bootstrap 95% CI."""
+    spread; and the paired differences of both errors from the first method with their bootstrap 95% CIs
+    (columns `diff`, `ci_low`, ... for the OLS error, the same prefixed `loop_` for the arc-length read-out)."""
     _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "Table 1")
     methods = list(labels)
     comparisons = paired_against_reference(metrics, "ols.abs_error", methods)
+    loop_comparisons = paired_against_reference(metrics, "loop.abs_error", methods)
     rows = []
     for m in methods:
         runs = metrics[metrics["method"] == m]
+        loop = _comparison_columns(loop_comparisons.get(m), methods[0])
         rows.append({"method": m, "label": labels[m], "paper": TABLE1_ABS_ERROR.get(m), **_readouts(runs),
-                     **_comparison_columns(comparisons.get(m), methods[0])})
+                     **_comparison_columns(comparisons.get(m), methods[0]),
+                     **{f"loop_{k}": v for k, v in loop.items() if k != "reference"}})
     return pd.DataFrame(rows)
 
 
@@ -165,22 +169,23 @@ def _median_iqr(median: object, q25: object, q75: object) -> str:
     return "" if _missing(median) else f"{_num(median)} [{_num(q25)}, {_num(q75)}]"
 
 
-def _difference(row: pd.Series, digits: int, is_reference: bool) -> str:
-    """The paired difference and its CI, 'reference' on the reference's own row."""
+def _difference(row: pd.Series, digits: int, is_reference: bool, prefix: str = "") -> str:
+    """The paired difference (columns named with `prefix`) and its CI, 'reference' on the reference's own row."""
     if is_reference:
         return "reference"
-    if _missing(row["diff"]):
+    if _missing(row[f"{prefix}diff"]):
         return ""
-    if _missing(row["ci_low"]):
-        n = int(row["n_pairs"])
-        return f"{_num(row['diff'], digits, sign=True)} (no CI: {n} seed{'s' * (n != 1)}, fewer than {MIN_PAIRS})"
-    return f"{_num(row['diff'], digits, sign=True)} [{_num(row['ci_low'], digits, sign=True)}, " \
-           f"{_num(row['ci_high'], digits, sign=True)}]"
+    if _missing(row[f"{prefix}ci_low"]):
+        n = int(row[f"{prefix}n_pairs"])
+        return (f"{_num(row[f'{prefix}diff'], digits, sign=True)} (no CI: {n} seed{'s' * (n != 1)}, fewer than "
+                f"{MIN_PAIRS})")
+    return f"{_num(row[f'{prefix}diff'], digits, sign=True)} [{_num(row[f'{prefix}ci_low'], digits, sign=True)}, " \
+           f"{_num(row[f'{prefix}ci_high'], digits, sign=True)}]"
 
 
-def _noise(row: pd.Series) -> str:
-    return "" if row["within_noise"] is None or _missing(row["within_noise"]) else (
-        "yes" if row["within_noise"] else "no")
+def _noise(row: pd.Series, prefix: str = "") -> str:
+    value = row[f"{prefix}within_noise"]
+    return "" if value is None or _missing(value) else ("yes" if value else "no")
 
 
 def table1_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -199,6 +204,9 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
         f"OLS error minus {ref} [95% CI]": [_difference(r, 3, r["method"] == r["reference"])
                                             for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
+        f"loop read-out minus {ref} [95% CI]": [_difference(r, 3, r["method"] == r["reference"], "loop_")
+                                                for _, r in table.iterrows()],
+        "within noise (loop)": [_noise(r, "loop_") for _, r in table.iterrows()],
     })
 
 
