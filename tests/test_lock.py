@@ -53,6 +53,14 @@ def test_a_dead_holder_on_this_host_is_taken_over(tmp_path):
 
 
 @pytest.mark.fault("concurrency")
+def test_a_lock_deleted_by_hand_is_written_again_at_the_next_refresh(tmp_path):
+    with RunLock(tmp_path) as lock:
+        lock.path.unlink()
+        lock.refresh()
+        assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    assert not lock.path.exists()
+
+
 @pytest.mark.parametrize("age, held", [(60.0, True), (STALE_SECONDS + 60.0, False)])
 def test_another_hosts_lock_holds_until_it_is_stale(tmp_path, age, held):
     write_lock(tmp_path, 1, "another-node", age=age)

@@ -73,7 +73,10 @@ class RunLock:
         self.release()
 
     def refresh(self) -> None:
-        os.utime(self.path)
+        try:
+            os.utime(self.path)
+        except FileNotFoundError:  # deleted by hand: write it again rather than stop the training
+            self.path.write_text(json.dumps({**self.me, "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
 
     def release(self) -> None:
         try:
