@@ -29,7 +29,7 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
 reliability: setup
-	$(BIN)/python -m pytest -q -m fault --reliability-doc docs/reliability.md
+	$(BIN)/python -m pytest tests -q -m fault --reliability-doc docs/reliability.md
 
 lock: setup
 	{ sed -n '1,3p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^torch=='; } > requirements.lock.new

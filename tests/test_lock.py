@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -121,7 +122,12 @@ def test_an_nll_killed_midway_leaves_no_result_and_its_rerun_equals_an_uninterru
                     "smoke.yaml"], cwd=tmp_path, check=True, capture_output=True)
     nll = [*cli, "nll", "--run-dir", "run", "--samples", "2000", "--n-items", "250", "--config", "smoke.yaml"]
     killed = subprocess.Popen(nll, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # model and data loaded, the estimate under way (10-30 s here)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: killed.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 300
+    while "%|" not in "".join(seen) and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the estimate's progress bar shows it under way
     killed.kill()
     killed.wait()
     assert killed.returncode == -9, "the NLL finished before it could be killed: give it more samples"
