@@ -18,9 +18,10 @@ from typing import Any
 
 from vhp_core import datasets
 from vhp_core.io import write_json
+from vhp_core.runs import checkpoints
 from vhp_core.runs.config import data_root, dataset_kind, load_config, resolve_run
 from vhp_core.runs.evaluate import evaluate_nll, evaluate_run
-from vhp_core.runs.train import load_model, train_run
+from vhp_core.runs.train import train_run
 
 SHIPPED = files("vhp_core.configs")
 
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     config = load_config(*config_paths(args.config))
     if args.command == "nll":
         model = f"{args.run_dir}/model.pt"
-        dataset = load_model(model, "cpu")[1]["spec"]["dataset"]
+        saved = checkpoints.load(model, "cpu", redo=f"delete {args.run_dir} and train that run again")
+        dataset = saved["spec"]["dataset"]
         nll = {"n_items": None, **config["datasets"][dataset].get("nll", {}),
                **({"samples": args.samples} if args.samples else {}),
                **({"n_items": args.n_items} if args.n_items else {})}

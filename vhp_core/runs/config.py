@@ -64,9 +64,8 @@ def complete(config: dict[str, Any]) -> None:
         except PluginError as exc:
             raise ConfigError(str(exc)) from exc
     if isinstance(config.get("methods"), dict):
-        config["methods"] = {**{name: copy.deepcopy(entry) for name, entry in
-                                ((n, METHODS[n]) for n in METHODS.names()) if name not in config["methods"]},
-                             **config["methods"]}
+        registered = {n: copy.deepcopy(METHODS[n]) for n in METHODS.names() if n not in config["methods"]}
+        config["methods"] = {**registered, **config["methods"]}
     expand_likes(config)
 
 
@@ -234,10 +233,11 @@ def validate(config: dict[str, Any]) -> None:
                                       f"`datasets/{spec['dataset']}/interpolation` settings")
     problems.raise_any()  # the run grid below needs the names above to resolve
     for dataset, method in dict.fromkeys((d, m) for d, m, _ in run_grid(config)):
+        spec = resolve_run(config, dataset, method, 0)
         with problems.check():
-            _check_prior_args(config, dataset, method)
+            _check_prior_args(spec)
         with problems.check():
-            _check_schedule(config, dataset, method)
+            _check_schedule(spec)
     problems.raise_any()
 
 
@@ -267,9 +267,9 @@ def check_keys(mapping: dict[str, Any], known: dict[str, Any], where: str) -> No
             check_keys(value, known[key], f"{where}/{key}")
 
 
-def _check_prior_args(config: dict[str, Any], dataset: str, method: str) -> None:
+def _check_prior_args(spec: dict[str, Any]) -> None:
     """The prior_args a run would pass to its prior's constructor: no unknown key, no required one missing."""
-    spec = resolve_run(config, dataset, method, 0)
+    dataset, method = spec["dataset"], spec["method"]
     params = inspect.signature(PRIORS[spec["prior"]].__init__).parameters
     known = {n: p for n, p in params.items() if n not in ("self", "latent_dim", "encoder")}
     where = (f"prior_args of {method} on {dataset} (datasets/{dataset}/prior_args/{spec['prior']}, "
@@ -280,27 +280,23 @@ def _check_prior_args(config: dict[str, Any], dataset: str, method: str) -> None
         raise ConfigError(f"config key {where}: missing {missing}, which the {spec['prior']!r} prior requires")
 
 
-def _check_schedule(config: dict[str, Any], dataset: str, method: str) -> None:
-    """The schedule a run would build: its keys known to its kind, its values in range, kappa set if needed."""
-    spec = resolve_run(config, dataset, method, 0)
+def _check_schedule(spec: dict[str, Any]) -> None:
+    """The schedule a run would build: its keys known to its kind, its values in range, kappa2 set if needed."""
     try:
         parse_schedule(spec["schedule"], spec["kappa2"])
     except ValueError as exc:
-        raise ConfigError(f"config key methods/{method}/schedule (on {dataset}): {exc}") from exc
+        raise ConfigError(f"config key methods/{spec['method']}/schedule (on {spec['dataset']}): {exc}") from exc
 
 
 def _validate_sensitivity(config: dict[str, Any]) -> None:
     spec = config["sensitivity"]
     for key, section in (("dataset", "datasets"), ("method", "methods")):
-        if spec[key] not in config[section]:
-            raise ConfigError(f"config key sensitivity/{key}: {spec[key]!r} is not defined under `{section}`; "
-                              f"defined: {sorted(config[section])}")
+        _check_defined(config, section, spec[key], f"sensitivity/{key}")
     for factor, levels in spec["factors"].items():
         for i, level in enumerate(levels["levels"]):
             for key, section in (("dataset", "datasets"), ("method", "methods")):
-                if key in level and level[key] not in config[section]:
-                    raise ConfigError(f"config key sensitivity/factors/{factor}/levels/{i}/{key}: {level[key]!r} is "
-                                      f"not defined under `{section}`; defined: {sorted(config[section])}")
+                if key in level:
+                    _check_defined(config, section, level[key], f"sensitivity/factors/{factor}/levels/{i}/{key}")
 
 
 def sensitivity_levels(config: dict[str, Any]) -> list[dict[str, Any]]:

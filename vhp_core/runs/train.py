@@ -110,7 +110,7 @@ PER_RUN_TRAINING = ("lr", "lr_stages", "early_stopping_patience", "snapshot_step
 
 def pack_key(spec: dict[str, Any]) -> str:
     """Runs whose keys agree can be trained as one pack: same data, architecture, objective, batches and
-    epochs; seeds, schedules, kappa, learning rates and early stopping may differ."""
+    epochs; seeds, schedules, kappa^2, learning rates and early stopping may differ."""
     training = {k: v for k, v in spec["training"].items() if k not in PER_RUN_TRAINING}
     same = {k: v for k, v in spec.items() if k not in ("seed", "method", "schedule", "kappa2", "training", "runtime")}
     return repr(sorted({**same, "training": sorted(training.items())}.items()))
@@ -223,7 +223,7 @@ def fit_pack(specs: Sequence[dict[str, Any]], splits: Splits, run_dirs: Sequence
     keys = {pack_key(s) for s in specs}
     if len(keys) > 1:
         raise ValueError(f"runs {[s['method'] + '/seed' + str(s['seed']) for s in specs]} differ in more than "
-                         f"seed, schedule, kappa, learning rate and early stopping: they cannot share a pack")
+                         f"seed, schedule, kappa^2, learning rate and early stopping: they cannot share a pack")
     device = resolve_device(specs[0]["device"])
     torch.set_num_threads(specs[0]["torch_threads"])
     if device.type == "cpu":
