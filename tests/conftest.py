@@ -49,6 +49,8 @@ FAULT_KINDS = {
     "concurrency": ("Two trainings of one run", "the second stops at once naming the holder (PID, host); a "
                     "dead holder's lock is taken over"),
     "disk": ("A full disk", "the file is named, the previous version stays intact, the space needed is said"),
+    "read_only": ("A read-only results folder", "the job stops before its work, naming the folder; the finished "
+                  "files in it are unchanged"),
     "config_change": ("A config change over finished results", "the finished run stays published until its "
                       "replacement is done, even when the rerun is killed"),
 }

@@ -20,8 +20,8 @@ from vhp_core.maths.nll import importance_sampled_nll, nll_subset
 from vhp_core.maths.objectives import Objective
 from vhp_core.runs import train
 from vhp_core.runs.checkpoints import CheckpointError
-from vhp_core.runs.config import resolve_run
-from vhp_core.runs.evaluate import evaluate_run
+from vhp_core.runs.config import ConfigError, resolve_run
+from vhp_core.runs.evaluate import evaluate_nll, evaluate_run
 from vhp_core.runs.train import NonFiniteLossError, build_model, fit, fit_pack, load_model, lr_at
 
 pytestmark = pytest.mark.slow
@@ -443,3 +443,31 @@ def test_learning_curves_leave_training_unchanged_and_match_the_published_model(
     expected = importance_sampled_nll(model, splits.test[nll_subset(len(splits.test), 30)], samples=7).mean()
     assert float(curve[-1]["nll"]) == pytest.approx(float(expected), rel=1e-6)
     assert float(curve[0]["nll"]) > float(curve[-1]["nll"])  # three epochs of training lower the estimate
+
+
+@pytest.mark.fault("config")
+def test_counts_above_what_the_data_hold_stop_before_training_and_before_an_nll(config, tmp_path):
+    """train_items, snapshot_points, batch_size and the curves' n_items above the split's size are named together
+    before the first step (they were capped silently while the saved spec kept them); so is an NLL's
+    n_items above the test set, before the estimate."""
+    spec = make_spec(config, epochs=1)
+    splits = load("pendulum", spec["data_root"], spec["dataset_args"])
+    n_train, n_test = len(splits.train), len(splits.test)
+    spec["training"] |= {"train_items": n_train + 1, "snapshot_points": n_test + 1, "batch_size": n_train + 2}
+    spec["curves"] = {"every_epochs": 1, "samples": 2, "n_items": n_test + 5}
+    with pytest.raises(ConfigError) as error:
+        fit(spec, splits, tmp_path / "too_many", progress=False)
+    assert str(error.value) == (
+        f"datasets/pendulum/training/train_items = {n_train + 1} is more than the {n_train} training items of "
+        f"'pendulum': lower it; datasets/pendulum/training/snapshot_points = {n_test + 1} is more than the "
+        f"{n_test} test items of 'pendulum': lower it; datasets/pendulum/curves/n_items = {n_test + 5} is more "
+        f"than the {n_test} test items of 'pendulum': lower it or set it to null (all); "
+        f"datasets/pendulum/training/batch_size = {n_train + 2} is more than the {n_train} items it trains on: "
+        "lower it")
+    assert not (tmp_path / "too_many").exists()
+
+    fit(make_spec(config, epochs=1), splits, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match=f"datasets/pendulum/nll/n_items = {n_test + 1} is more than the {n_test} "
+                                          "test items"):
+        evaluate_nll(tmp_path / "run" / "model.pt", samples=2, n_items=n_test + 1)
+    assert evaluate_nll(tmp_path / "run" / "model.pt", samples=2, n_items=n_test)["n_items"] == n_test

@@ -98,6 +98,57 @@ def test_nothing_left_to_do_after_a_run(workdir):
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
 
 
+KILL_AT_RENAME = """\
+import os, signal, sys
+if any(arg.endswith(".table1.py") and ".snakemake" in arg for arg in sys.argv):  # the table1 job's script
+    _replace, _count = os.replace, [0]
+
+    def _kill_before_rename(src, dst, *args, **kwargs):
+        _count[0] += 1
+        if _count[0] == int(os.environ["KILL_AT_RENAME"]):
+            os.killpg(0, signal.SIGKILL)  # the job and Snakemake with it: nothing gets to clean up
+        return _replace(src, dst, *args, **kwargs)
+
+    os.replace = _kill_before_rename
+"""
+TABLE1_FILES = ["tables/table1.csv", "tables/table1.md", "tables/table1.html", "figures/table1_seeds.png",
+                "figures/table1_seeds.pdf"]
+
+
+def complete(path: Path) -> bool:
+    """A figure file is whole: PNG's closing IEND chunk, PDF's %%EOF."""
+    data = path.read_bytes()
+    return data.endswith(b"IEND\xaeB`\x82") if path.suffix == ".png" else data.rstrip().endswith(b"%%EOF")
+
+
+@pytest.mark.fault("interruption")
+@pytest.mark.parametrize("kill_at", [2, 5])
+def test_a_kill_while_table1_is_written_leaves_no_partial_file_and_the_rerun_gives_the_same_table(
+        workdir, tmp_path, kill_at):
+    """kill -9 of Snakemake and the table job as the job renames its k-th finished file into place (of
+    five): every file left is whole, and the rerun writes the tables of an uninterrupted run, byte for byte."""
+    results = workdir / "results"
+    reference = {name: (results / name).read_bytes() for name in TABLE1_FILES[:3]}
+    (tmp_path / "sitecustomize.py").write_text(KILL_AT_RENAME)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "KILL_AT_RENAME": str(kill_at)}
+    killed = subprocess.run([*SNAKEMAKE, "--cores", "1", "table1", "--forcerun", "table1", "--configfile",
+                             "workflow/config/smoke.yaml"], cwd=workdir, env=env, capture_output=True, text=True,
+                            start_new_session=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    for name in TABLE1_FILES:
+        path = results / name
+        if path.exists():  # renamed into place before the kill: whole, and the uninterrupted run's
+            assert reference.get(name, path.read_bytes()) == path.read_bytes() and (
+                    path.suffix not in (".png", ".pdf") or complete(path)), name
+    left = [p.name for p in (results / "tables").iterdir()] + [p.name for p in (results / "figures").iterdir()]
+    assert [name for name in left if name.startswith(".") and not name.endswith(".tmp")] == []
+    assert snakemake(workdir, "--unlock").returncode == 0  # what Snakemake asks for after a kill -9
+    rerun = snakemake(workdir, "table1", "--rerun-incomplete")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert {name: (results / name).read_bytes() for name in TABLE1_FILES[:3]} == reference
+    assert all(complete(results / name) for name in TABLE1_FILES[3:])
+
+
 def test_packed_dag_gives_table1_of_the_unpacked_one(workdir, tmp_path):
     """pack = 10 trains Table 1's ten smoke runs (5 methods x 2 seeds) as one job and publishes the same
     files; Table 1 agrees with the one-run-per-job DAG above within float tolerance (packing is a speed

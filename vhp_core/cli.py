@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vhp_core import datasets
-from vhp_core.io import write_json
+from vhp_core.io import require_writable, write_json
 from vhp_core.runs import checkpoints
 from vhp_core.runs.config import data_root, dataset_kind, load_config, resolve_run
 from vhp_core.runs.evaluate import evaluate_nll, evaluate_run
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.command in ("evaluate", "nll") and not args.run_dir:
         parser.error(f"{args.command} needs --run-dir, the folder of a trained run's model.pt")
+    if args.command in ("evaluate", "nll"):
+        require_writable(args.run_dir, f"vhp-bench {args.command}")
     if args.command == "evaluate":
         metrics = evaluate_run(f"{args.run_dir}/model.pt")
         write_json(f"{args.run_dir}/metrics.json", metrics)

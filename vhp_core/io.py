@@ -48,6 +48,26 @@ def atomic_path(path: str | Path, size: int | None = None) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+class NotWritableError(OSError):
+    """A folder a job writes to refuses writes; raised before the job's work, so nothing computed is lost."""
+
+
+def require_writable(folder: str | Path, what: str) -> None:
+    """Create `folder` if needed and write and delete a file in it, so a read-only or full results folder
+    stops a job before its work instead of at its last write; root ignores permission bits, so only a
+    real write tells."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-test.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise NotWritableError(exc.errno, f"{folder} is not writable ({exc.strerror}): {what} writes there; make "
+                                          f"it writable or free space there, then rerun; nothing was computed "
+                                          f"or changed") from exc
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")

@@ -10,14 +10,16 @@ import pandas as pd
 from matplotlib.collections import EllipseCollection
 from matplotlib.lines import Line2D
 
+from vhp_core.io import atomic_path
 from vhp_core.maths.schedules import rewo_update
 from vhp_core.report.paper import TABLE1_ABS_ERROR, TABLE2_NLL
 
 
 def save_figure(fig: plt.Figure, *paths: str | Path) -> None:
+    """Save `fig` in the format each path's suffix names, atomically (a kill never leaves half a figure)."""
     for path in paths:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150, bbox_inches="tight")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix[1:], dpi=150, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -314,6 +314,25 @@ def sensitivity_levels(config: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def check_data_sizes(spec: dict[str, Any], n_train: int, n_test: int, nll_items: int | None = None) -> None:
+    """Stop before any work when a count in the run's config exceeds what its data hold (it would be capped
+    silently while the saved spec says otherwise); all such counts at once, each with its key."""
+    d = spec["dataset"]
+    counts = [(f"datasets/{d}/training/train_items", spec["training"].get("train_items"), n_train, "training"),
+              (f"datasets/{d}/training/snapshot_points", spec["training"]["snapshot_points"], n_test, "test"),
+              (f"datasets/{d}/curves/n_items", (spec.get("curves") or {}).get("n_items"), n_test, "test"),
+              (f"datasets/{d}/nll/n_items", nll_items, n_test, "test")]
+    problems = [f"{key} = {value} is more than the {held} {split} items of {d!r}: lower it"
+                + (" or set it to null (all)" if key.endswith("/n_items") else "")
+                for key, value, held, split in counts if value is not None and value > held]
+    trained = min(n_train, spec["training"].get("train_items") or n_train)
+    if spec["training"]["batch_size"] > trained:
+        problems.append(f"datasets/{d}/training/batch_size = {spec['training']['batch_size']} is more than the "
+                        f"{trained} items it trains on: lower it")
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) -> dict[str, Any]:
     """Everything one training run needs: the dataset's defaults, overridden by the method's entry,
     overridden by the dataset's `overrides` for that method (kappa2 too: a method may set its own)."""

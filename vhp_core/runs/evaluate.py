@@ -13,6 +13,7 @@ from vhp_core.devices import module_device, resolve_device
 from vhp_core.maths.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
 from vhp_core.maths.model import VAE
 from vhp_core.maths.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary, tune_process
+from vhp_core.runs.config import check_data_sizes
 from vhp_core.runs.train import load_model, neg_elbo
 
 METRICS_VERSION = 2
@@ -47,6 +48,7 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
     splits = datasets.load_run_data(spec)
+    check_data_sizes(spec, len(splits.train), len(splits.test), nll_items=n_items)
     subset = nll_subset(len(splits.test), n_items)
     x = splits.test[subset]
     start = time.perf_counter()

@@ -31,13 +31,14 @@ from tqdm import tqdm
 from vhp_core import datasets
 from vhp_core.datasets import Splits
 from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state
-from vhp_core.io import atomic_path
+from vhp_core.io import atomic_path, require_writable
 from vhp_core.maths.model import VAE, ModelConfig
 from vhp_core.maths.nll import importance_sampled_nll, nll_subset, nll_summary
 from vhp_core.maths.objectives import OBJECTIVES, Objective, first_sample_mean
 from vhp_core.maths.schedules import Schedules
 from vhp_core.plugins import import_plugins
 from vhp_core.runs import checkpoints
+from vhp_core.runs.config import check_data_sizes
 from vhp_core.runs.lock import RunLock
 from vhp_core.runs.packed import PackedAdam, PackedModel
 
@@ -224,6 +225,8 @@ def fit_pack(specs: Sequence[dict[str, Any]], splits: Splits, run_dirs: Sequence
     if len(keys) > 1:
         raise ValueError(f"runs {[s['method'] + '/seed' + str(s['seed']) for s in specs]} differ in more than "
                          f"seed, schedule, kappa^2, learning rate and early stopping: they cannot share a pack")
+    for spec in specs:
+        check_data_sizes(spec, len(splits.train), len(splits.test))
     device = resolve_device(specs[0]["device"])
     torch.set_num_threads(specs[0]["torch_threads"])
     if device.type == "cpu":
@@ -299,7 +302,7 @@ class _Trainer:
         self.x_valid = splits.valid.to(device)
         self.batch = self.train_cfg["batch_size"]
         self.steps_per_epoch = math.ceil(len(self.x_train) / self.batch)
-        n_snap = min(self.train_cfg["snapshot_points"], len(splits.test))
+        n_snap = self.train_cfg["snapshot_points"]
         self.snap_x = splits.test[:n_snap].to(device)
         self.snap_labels = None if splits.labels is None else splits.labels["test"][:n_snap]
         self.curves = spec.get("curves")
@@ -638,6 +641,7 @@ def train_run(spec: dict[str, Any], run_dir: str | Path, progress: bool = True) 
 def train_pack(specs: Sequence[dict[str, Any]], run_dirs: Sequence[str | Path],
                progress: bool = True) -> list[dict[str, Any]]:
     """Load the runs' dataset and train them as one pack: the entry point the workflow calls."""
-    spec = specs[0]
-    splits = datasets.load_run_data(spec)
+    for run_dir, spec in zip(run_dirs, specs, strict=True):
+        require_writable(run_dir, f"training {spec['method']}/seed{spec['seed']}")
+    splits = datasets.load_run_data(specs[0])
     return fit_pack(specs, splits, run_dirs, progress=progress)

@@ -1,13 +1,13 @@
 """Figs. 3-4: pendulum graphs and decoded paths per method, and the paths' angle steps as a CSV."""
 import pandas as pd
-from common import log_to
+from common import start
 
 from vhp_core.io import atomic_path, write_text
 from vhp_core.report.plots import save_figure
 from vhp_core.report.tables import to_html
 from vhp_core.report.plots_interpolation import pendulum_frames, pendulum_graphs, pendulum_summary
 
-log_to(snakemake.log[0])
+start(snakemake)
 runs = dict(zip(snakemake.params.labels.values(), snakemake.input, strict=True))
 save_figure(pendulum_graphs(runs), snakemake.output.fig3, snakemake.output.fig3_pdf)
 save_figure(pendulum_frames(runs, snakemake.params.jump_factor, snakemake.params.image_size),

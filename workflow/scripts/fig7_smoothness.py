@@ -1,6 +1,6 @@
 """Fig. 7: smoothness factor per joint channel and method (over graphs, interpolations and seeds), as a
 figure, a CSV and a Markdown table with the normalised smoothness and the reconstruction error beside it."""
-from common import log_to
+from common import start
 
 from vhp_core.datasets.mocap import load_meta
 from vhp_core.io import atomic_path, write_text
@@ -14,7 +14,7 @@ from vhp_core.report.plots_mocap import (
     smoothness_table,
 )
 
-log_to(snakemake.log[0])
+start(snakemake)
 meta = load_meta(snakemake.params.data_root, snakemake.params.data_args)
 runs = smoothness_runs(list(snakemake.input.runs), list(snakemake.params.labels.values()), snakemake.params.seeds)
 table = smoothness_table(runs, meta)

@@ -2,12 +2,12 @@
 import logging
 
 import torch
-from common import log_to
+from common import start
 
 from vhp_core.runs.evaluate import evaluate_nll
 from vhp_core.io import write_json
 
-log_to(snakemake.log[0])
+start(snakemake)
 torch.set_num_threads(snakemake.threads)
 result = evaluate_nll(snakemake.input.model, **snakemake.params.nll)
 logging.getLogger("nll").info("%s", result)

@@ -1,7 +1,7 @@
 """Write one dataset's verified files under the data root."""
-from common import log_to
+from common import start
 
 from vhp_core import datasets
 
-log_to(snakemake.log[0])
+start(snakemake)
 datasets.prepare(snakemake.wildcards.dataset, snakemake.params.root, snakemake.params.args)

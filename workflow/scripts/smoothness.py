@@ -1,11 +1,11 @@
 """Write smoothness.npz: the smoothness factors of one run's interpolations between random test items."""
 import numpy as np
-from common import log_to
+from common import start
 
 from vhp_core.runs.interpolation_runs import smoothness_run
 from vhp_core.io import atomic_path
 
-log_to(snakemake.log[0])
+start(snakemake)
 arrays = smoothness_run(snakemake.input.model, snakemake.params.settings, snakemake.params.graphs,
                         snakemake.params.interpolations)
 with atomic_path(snakemake.output[0]) as tmp, open(tmp, "wb") as f:

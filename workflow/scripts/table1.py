@@ -1,11 +1,11 @@
 """Aggregate the runs' metrics.json into Table 1 (CSV and Markdown, the paper's numbers beside) and its
 strip plot of the per-seed errors."""
-from common import log_to
+from common import start
 
 from vhp_core.report.plots import save_figure, table1_strip
 from vhp_core.report.tables import read_metrics, table1, table1_display, write_table
 
-log_to(snakemake.log[0])
+start(snakemake)
 metrics = read_metrics(snakemake.input)
 write_table(table1(metrics, snakemake.params.labels), snakemake.output.csv, snakemake.output.md,
             title="Table 1: angle read-outs of the pendulum's 2-D codes (radians)", display=table1_display,

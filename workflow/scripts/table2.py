@@ -1,10 +1,10 @@
 """Aggregate nll.json and metrics.json of every run into Table 2 and the active-units table."""
-from common import log_to
+from common import start
 
 from vhp_core.report.plots import save_figure, table2_figure
 from vhp_core.report.tables import active_units_table, read_metrics, table2, table2_display, write_table
 
-log_to(snakemake.log[0])
+start(snakemake)
 labels = snakemake.params.labels
 nll = table2(read_metrics(snakemake.input.nll), labels)
 write_table(nll, snakemake.output.csv, snakemake.output.md, title="Table 2: test NLL (nats) by importance sampling",

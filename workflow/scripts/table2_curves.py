@@ -2,11 +2,11 @@
 from pathlib import Path
 
 import pandas as pd
-from common import log_to
+from common import start
 
 from vhp_core.report.plots import learning_curves, save_figure
 
-log_to(snakemake.log[0])
+start(snakemake)
 frames = []
 for path in snakemake.input:
     dataset, method, seed = Path(path).parts[-4:-1]

@@ -2,11 +2,11 @@
 run's work/ folder so a rerun resumes it."""
 import logging
 
-from common import log_to
+from common import start
 
 from vhp_core.runs.train import train_pack
 
-log_to(snakemake.log[0])
+start(snakemake)
 summaries = train_pack(snakemake.params.specs, snakemake.params.run_dirs)
 for run_dir, summary in zip(snakemake.params.run_dirs, summaries):
     logging.getLogger("train").info("%s finished: %s", run_dir, summary)
