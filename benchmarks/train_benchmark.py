@@ -135,7 +135,7 @@ QUICK = Sizes(seconds=0.3, calibrate=False, calibration_stretches=2, max_stretch
 def run_spec(config: dict[str, Any], dataset: str, method: str, seed: int, threads: int,
              device: str = "cpu") -> dict[str, Any]:
     """A run spec as the config resolves it, set up for timing: one epoch (its length is the data's),
-    no snapshots or early stopping, the given device and threads. `method` "vae" is the plain VAE: the
+    no snapshots, learning curves or early stopping, the given device and threads. `method` "vae" is the plain VAE: the
     spec of `vhp` on this dataset with the standard normal prior, K = 1 and beta = 1."""
     spec = resolve_run(config, dataset, "vhp" if method == PLAIN_VAE else method, seed)
     if method == PLAIN_VAE:
@@ -145,6 +145,7 @@ def run_spec(config: dict[str, Any], dataset: str, method: str, seed: int, threa
     spec["training"].update(epochs=1, snapshot_steps=[], snapshot_points=1)
     spec["training"].pop("early_stopping_patience", None)
     spec["training"].pop("train_items", None)
+    spec.pop("curves", None)
     return spec
 
 
