@@ -21,7 +21,7 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES) $(TARGET) --configfile $(CONFIG)
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check vhp_core baselines tests benchmarks

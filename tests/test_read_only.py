@@ -22,7 +22,8 @@ def why_no_read_only_mount() -> str | None:
     return None if probe.returncode == 0 else why
 
 
-pytestmark = pytest.mark.skipif(why_no_read_only_mount() is not None, reason=str(why_no_read_only_mount()))
+pytestmark = [pytest.mark.skipif(why_no_read_only_mount() is not None, reason=str(why_no_read_only_mount())),
+              pytest.mark.xdist_group("read_only")]  # one worker trains the module's run once
 
 
 def read_only(folder: Path, *command: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -20,6 +20,7 @@ from vhp_core.report.paper import TABLE1_ABS_ERROR
 from vhp_core.runs.config import load_config
 
 pytestmark = pytest.mark.slow
+SMOKE_DAG = pytest.mark.xdist_group("smoke_dag")  # the tests on the module's workdir: one worker, in file order
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -38,6 +39,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=workdir, capture_output=True, text=True)
 
 
+@SMOKE_DAG
 def test_smoke_dag_table1_figures_and_report(workdir):
     run = snakemake(workdir, "pendulum")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -66,6 +68,7 @@ def embedded_html(report: Path) -> dict[str, str]:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@SMOKE_DAG
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package chromium)")
 def test_the_report_shows_the_tables_as_html_tables_in_a_real_browser(workdir, tmp_path):
     """The report embeds Table 1 and the interpolation table as HTML pages; headless Chromium renders the
@@ -93,6 +96,7 @@ def test_the_report_shows_the_tables_as_html_tables_in_a_real_browser(workdir, t
     assert "<th>paper</th>" in dom
 
 
+@SMOKE_DAG
 def test_nothing_left_to_do_after_a_run(workdir):
     dry = snakemake(workdir, "pendulum", "--dry-run")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
@@ -121,12 +125,14 @@ def complete(path: Path) -> bool:
     return data.endswith(b"IEND\xaeB`\x82") if path.suffix == ".png" else data.rstrip().endswith(b"%%EOF")
 
 
+@SMOKE_DAG
 @pytest.mark.fault("interruption")
 @pytest.mark.parametrize("kill_at", [2, 5])
 def test_a_kill_while_table1_is_written_leaves_no_partial_file_and_the_rerun_gives_the_same_table(
         workdir, tmp_path, kill_at):
     """kill -9 of Snakemake and the table job as the job renames its k-th finished file into place (of
     five): every file left is whole, and the rerun writes the tables of an uninterrupted run, byte for byte."""
+    assert snakemake(workdir, "table1").returncode == 0  # nothing to do after the smoke DAG above (not so with -m)
     results = workdir / "results"
     reference = {name: (results / name).read_bytes() for name in TABLE1_FILES[:3]}
     (tmp_path / "sitecustomize.py").write_text(KILL_AT_RENAME)
@@ -149,6 +155,7 @@ def test_a_kill_while_table1_is_written_leaves_no_partial_file_and_the_rerun_giv
     assert all(complete(results / name) for name in TABLE1_FILES[3:])
 
 
+@SMOKE_DAG
 def test_packed_dag_gives_table1_of_the_unpacked_one(workdir, tmp_path):
     """pack = 10 trains Table 1's ten smoke runs (5 methods x 2 seeds) as one job and publishes the same
     files; Table 1 agrees with the one-run-per-job DAG above within float tolerance (packing is a speed
@@ -192,6 +199,7 @@ def test_the_workflow_is_usable_as_a_snakemake_module(tmp_path):
 MIRROR = ROOT.parent / "shared" / "data"
 
 
+@SMOKE_DAG
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
 def test_smoke_dag_table2_fills_every_cell(workdir):
     run = subprocess.run([*SNAKEMAKE, "--cores", "2", "table2", "table2_curves", "--configfile",
@@ -218,6 +226,7 @@ def test_smoke_dag_table2_fills_every_cell(workdir):
     assert curve["epoch"].tolist() == [1] and curve["nll"].between(50, 2000).all()
 
 
+@SMOKE_DAG
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
 def test_smoke_dag_interpolations_and_smoothness(workdir):
     run = subprocess.run([*SNAKEMAKE, "--cores", "2", "interpolations", "smoothness", "--configfile",
@@ -243,6 +252,7 @@ def test_smoke_dag_interpolations_and_smoothness(workdir):
     assert "| VHP + REWO |" in markdown and "| VHP + REWO | 1 |" in markdown and "## Normalised smoothness" in markdown
 
 
+@SMOKE_DAG
 def test_smoke_sensitivity_study(workdir, tmp_path):
     """sensitivity.yaml at the smoke scale with one seed: every setting is trained (variants of the
     method and of the dataset, whose data land in a folder of their own) and lands in the table and figure."""
@@ -266,7 +276,6 @@ def test_smoke_sensitivity_study(workdir, tmp_path):
 # The SLURM profile on a real single-node SLURM: after the local smoke runs above, whose tables it must equal.
 
 SNAKEMAKE_BIN = str(Path(sys.executable).parent / "snakemake")
-TABLES = ["table1.csv", "table2.csv", "active_units.csv"]
 
 
 def why_not() -> str | None:
@@ -285,10 +294,11 @@ def why_not() -> str | None:
     return None
 
 
-def dry_run_runtimes(work: Path, env: dict) -> dict[str, int]:
+def dry_run_runtimes(work: Path, env: dict, *args: str) -> dict[str, int]:
     """rule name (with wildcards) -> the runtime Snakemake's dry run says the job asks for."""
     run = subprocess.run([SNAKEMAKE_BIN, "-n", "--forceall", "table1", "table2", "--configfile",
-                          "workflow/config/smoke.yaml"], cwd=work, capture_output=True, text=True, env=env, check=True)
+                          "workflow/config/smoke.yaml", *args], cwd=work, capture_output=True, text=True, env=env,
+                         check=True)
     out = run.stdout + run.stderr  # Snakemake 9 prints the jobs on stderr
     runtimes = {}
     for block in re.split(r"^\[.*\d{4}\]$", out, flags=re.M):  # each job's lines follow a [date] line
@@ -311,11 +321,14 @@ def scheduled_jobs(text: str) -> dict[str, dict[str, str]]:
     return jobs
 
 
+@SMOKE_DAG
 @pytest.mark.skipif(why_not() is not None, reason=str(why_not()))
 def test_the_slurm_profile_runs_the_smoke_tables_as_a_local_run_does(workdir, tmp_path):
-    """The smoke Table 1 and Table 2 through workflow/profiles/slurm on a real single-node SLURM
-    (tests/slurm/cluster.sh): tables byte-identical to the local run's (the module's workdir), every job
-    completed with the time limit its rule asks for, on the cluster's default partition."""
+    """The smoke Table 1 and Table 2 on one dataset (every kind of job, a quarter of Table 2's) through
+    workflow/profiles/slurm on a real single-node SLURM (tests/slurm/cluster.sh): Table 1 byte-identical
+    to the local run's (the module's workdir) and Table 2's and the active units' rows equal to its rows
+    for that dataset; every job completed with the time limit its rule asks for, on the cluster's
+    default partition."""
     env = {**os.environ, "VHP_DATA_MIRROR": str(MIRROR),
            "PATH": f"{Path(SNAKEMAKE_BIN).parent}:{os.environ['PATH']}"}
     local = workdir
@@ -328,16 +341,20 @@ def test_the_slurm_profile_runs_the_smoke_tables_as_a_local_run_does(workdir, tm
     for name in ("Snakefile", "environment.yml"):
         shutil.copy(local / name, cluster)
     jobs_file = tmp_path / "jobs.txt"
+    one_dataset = ["--config", "tables={table2: {datasets: [dynamic_mnist]}}"]
     run = subprocess.run([str(ROOT / "tests" / "slurm" / "run_profile.sh"), str(cluster), str(jobs_file), "table1",
-                          "table2"], capture_output=True, text=True, env={**env, "SNAKEMAKE": SNAKEMAKE_BIN},
-                         timeout=1500)
+                          "table2", *one_dataset], capture_output=True, text=True,
+                         env={**env, "SNAKEMAKE": SNAKEMAKE_BIN}, timeout=1500)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    for name in TABLES:
-        ours, theirs = (w / "results" / "tables" / name for w in (cluster, local))
-        assert ours.read_bytes() == theirs.read_bytes(), name
+    tables = [w / "results" / "tables" for w in (cluster, local)]
+    assert (tables[0] / "table1.csv").read_bytes() == (tables[1] / "table1.csv").read_bytes()
+    for name in ("table2.csv", "active_units.csv"):
+        ours, theirs = (pd.read_csv(t / name) for t in tables)
+        assert set(ours["dataset"]) == {"dynamic_mnist"}, name
+        pd.testing.assert_frame_equal(ours, theirs[theirs["dataset"] == "dynamic_mnist"].reset_index(drop=True))
 
     jobs = scheduled_jobs(jobs_file.read_text())
-    expected = dry_run_runtimes(cluster, env)
+    expected = dry_run_runtimes(cluster, env, *one_dataset)
     trained = [c for c in jobs if c.startswith("rule_train_")]
     assert len(trained) == sum(1 for n in expected if n.startswith("train_")) > 0
     assert any(c.startswith("rule_nll_wildcards_") for c in jobs)
