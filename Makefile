@@ -20,8 +20,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 run: setup
 	$(BIN)/snakemake --cores $(CORES) $(TARGET) --configfile $(CONFIG)
 
+# Two workers, a module's tests on one worker in file order (the workflow tests build on one smoke folder).
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check vhp_core baselines tests benchmarks

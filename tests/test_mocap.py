@@ -25,7 +25,6 @@ from vhp_core.report.plots_mocap import (
 
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data"
 MOCAP = MIRROR / "cmu_mocap"
-pytestmark = pytest.mark.xdist_group("mocap")  # one worker prepares the module's dataset once
 needs_mirror = pytest.mark.skipif(not MOCAP.is_dir(), reason=f"the local mocap mirror {MOCAP} is absent")
 TRIALS = {"walk": "35_01", "jog": "35_17", "kick": "74_06", "punch": "143_23", "jump_balance": "02_04"}
 ARGS = {"trials": TRIALS, "frame_step": 4, "split_seed": 0, "split": {"valid": 0.1, "test": 0.1},

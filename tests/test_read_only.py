@@ -22,8 +22,7 @@ def why_no_read_only_mount() -> str | None:
     return None if probe.returncode == 0 else why
 
 
-pytestmark = [pytest.mark.skipif(why_no_read_only_mount() is not None, reason=str(why_no_read_only_mount())),
-              pytest.mark.xdist_group("read_only")]  # one worker trains the module's run once
+pytestmark = pytest.mark.skipif(why_no_read_only_mount() is not None, reason=str(why_no_read_only_mount()))
 
 
 def read_only(folder: Path, *command: str, cwd: Path) -> subprocess.CompletedProcess:

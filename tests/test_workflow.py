@@ -20,7 +20,6 @@ from vhp_core.report.paper import TABLE1_ABS_ERROR
 from vhp_core.runs.config import load_config
 
 pytestmark = pytest.mark.slow
-SMOKE_DAG = pytest.mark.xdist_group("smoke_dag")  # the tests on the module's workdir: one worker, in file order
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -39,7 +38,6 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
                           cwd=workdir, capture_output=True, text=True)
 
 
-@SMOKE_DAG
 def test_smoke_dag_table1_figures_and_report(workdir):
     run = snakemake(workdir, "pendulum")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -68,7 +66,6 @@ def embedded_html(report: Path) -> dict[str, str]:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@SMOKE_DAG
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package chromium)")
 def test_the_report_shows_the_tables_as_html_tables_in_a_real_browser(workdir, tmp_path):
     """The report embeds Table 1 and the interpolation table as HTML pages; headless Chromium renders the
@@ -96,7 +93,6 @@ def test_the_report_shows_the_tables_as_html_tables_in_a_real_browser(workdir, t
     assert "<th>paper</th>" in dom
 
 
-@SMOKE_DAG
 def test_nothing_left_to_do_after_a_run(workdir):
     dry = snakemake(workdir, "pendulum", "--dry-run")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
@@ -125,7 +121,6 @@ def complete(path: Path) -> bool:
     return data.endswith(b"IEND\xaeB`\x82") if path.suffix == ".png" else data.rstrip().endswith(b"%%EOF")
 
 
-@SMOKE_DAG
 @pytest.mark.fault("interruption")
 @pytest.mark.parametrize("kill_at", [2, 5])
 def test_a_kill_while_table1_is_written_leaves_no_partial_file_and_the_rerun_gives_the_same_table(
@@ -155,7 +150,6 @@ def test_a_kill_while_table1_is_written_leaves_no_partial_file_and_the_rerun_giv
     assert all(complete(results / name) for name in TABLE1_FILES[3:])
 
 
-@SMOKE_DAG
 def test_packed_dag_gives_table1_of_the_unpacked_one(workdir, tmp_path):
     """pack = 10 trains Table 1's ten smoke runs (5 methods x 2 seeds) as one job and publishes the same
     files; Table 1 agrees with the one-run-per-job DAG above within float tolerance (packing is a speed
@@ -199,7 +193,6 @@ def test_the_workflow_is_usable_as_a_snakemake_module(tmp_path):
 MIRROR = ROOT.parent / "shared" / "data"
 
 
-@SMOKE_DAG
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
 def test_smoke_dag_table2_fills_every_cell(workdir):
     run = subprocess.run([*SNAKEMAKE, "--cores", "2", "table2", "table2_curves", "--configfile",
@@ -226,7 +219,6 @@ def test_smoke_dag_table2_fills_every_cell(workdir):
     assert curve["epoch"].tolist() == [1] and curve["nll"].between(50, 2000).all()
 
 
-@SMOKE_DAG
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
 def test_smoke_dag_interpolations_and_smoothness(workdir):
     run = subprocess.run([*SNAKEMAKE, "--cores", "2", "interpolations", "smoothness", "--configfile",
@@ -252,7 +244,6 @@ def test_smoke_dag_interpolations_and_smoothness(workdir):
     assert "| VHP + REWO |" in markdown and "| VHP + REWO | 1 |" in markdown and "## Normalised smoothness" in markdown
 
 
-@SMOKE_DAG
 def test_smoke_sensitivity_study(workdir, tmp_path):
     """sensitivity.yaml at the smoke scale with one seed: every setting is trained (variants of the
     method and of the dataset, whose data land in a folder of their own) and lands in the table and figure."""
@@ -321,7 +312,6 @@ def scheduled_jobs(text: str) -> dict[str, dict[str, str]]:
     return jobs
 
 
-@SMOKE_DAG
 @pytest.mark.skipif(why_not() is not None, reason=str(why_not()))
 def test_the_slurm_profile_runs_the_smoke_tables_as_a_local_run_does(workdir, tmp_path):
     """The smoke Table 1 and Table 2 on one dataset (every kind of job, a quarter of Table 2's) through
