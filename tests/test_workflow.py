@@ -339,7 +339,7 @@ def test_the_slurm_profile_runs_the_smoke_tables_as_a_local_run_does(workdir, tm
     tables = [w / "results" / "tables" for w in (cluster, local)]
     assert (tables[0] / "table1.csv").read_bytes() == (tables[1] / "table1.csv").read_bytes()
     for name in ("table2.csv", "active_units.csv"):
-        ours, theirs = (pd.read_csv(t / name) for t in tables)
+        ours, theirs = (pd.read_csv(t / name, dtype=str, keep_default_na=False) for t in tables)  # cells as written
         assert set(ours["dataset"]) == {"dynamic_mnist"}, name
         pd.testing.assert_frame_equal(ours, theirs[theirs["dataset"] == "dynamic_mnist"].reset_index(drop=True))
 
