@@ -1,6 +1,6 @@
 # vhp-bench: regenerate the tables and figures of "Learning Hierarchical Priors in VAEs" (NeurIPS 2019).
 # Targets: pendulum (Table 1 + the pendulum's figures), table1, table2, interpolations (Figs. 3-6),
-# smoothness (Fig. 7), figures (Figs. 1-7), all (default: everything).
+# smoothness (Fig. 7), figures (Figs. 1-7), all (default: everything); results_doc (docs/results.md).
 # Scale: --configfile workflow/config/{quick,smoke}.yaml.
 from snakemake.utils import min_version
 
@@ -19,6 +19,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/interpolation.smk"
+include: "workflow/rules/results_doc.smk"
 
 
 rule all:

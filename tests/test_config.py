@@ -188,6 +188,18 @@ def test_sensitivity_settings_are_in_order_and_in_the_run_grid(smoke_config):
     assert len(grid) == len(set(grid))
 
 
+
+def test_run_factors_runs_a_part_of_the_study(smoke_config):
+    config = sensitivity_config(smoke_config)
+    config["sensitivity"]["run_factors"] = ["renderer"]
+    validate(config)
+    assert [(r["factor"], r["value"]) for r in sensitivity_levels(config)] == [("renderer", "thick"),
+                                                                               ("renderer", "thin")]
+    assert not [r for r in run_grid(config) if r[1] in ("rewo_tau1", "rewo_tau9")]
+    config["sensitivity"]["run_factors"] = ["renderer", "taus"]
+    with pytest.raises(ConfigError, match=r"sensitivity/run_factors: 'taus' is not a factor"):
+        validate(config)
+
 @pytest.mark.fault("config")
 def test_a_sensitivity_level_naming_an_unknown_method_is_refused(smoke_config):
     config = sensitivity_config(smoke_config)
@@ -195,6 +207,17 @@ def test_a_sensitivity_level_naming_an_unknown_method_is_refused(smoke_config):
     with pytest.raises(ConfigError, match=r"sensitivity/factors/tau/levels/1/method: 'rewo_tau2'"):
         validate(config)
 
+
+@pytest.mark.fault("config")
+@pytest.mark.parametrize("sections, match", [
+    (["table1", "sensitivity"], r"results_doc/sections: 'sensitivity' needs a `sensitivity` study"),
+    (["table3"], r"config key results_doc/sections/0: 'table3' is not one of"),
+    ([], r"config key results_doc/sections: \[\] should be non-empty")])
+def test_results_doc_sections_are_checked_before_any_work(smoke_config, sections, match):
+    config = copy.deepcopy(smoke_config)
+    config["results_doc"] = {"sections": sections}
+    with pytest.raises(ConfigError, match=match):
+        validate(config)
 
 @pytest.mark.parametrize("text, found", [("", "nothing"), ("- 1\n- 2\n", "list"), ("seeds: [1\n", "not valid YAML")])
 def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path, text, found):

@@ -263,6 +263,32 @@ def test_smoke_sensitivity_study(workdir, tmp_path):
         assert (workdir / "results" / "figures" / f"table1_sensitivity.{ext}").stat().st_size > 10_000
 
 
+@pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
+def test_results_doc_is_generated_from_the_tables_it_shows(workdir, tmp_path):
+    """After the smoke DAGs above, `results_doc` with the sensitivity study: every section, its numbers those
+    of the CSVs, every figure it links present; nothing else is rerun."""
+    one_seed = tmp_path / "one_seed.yaml"
+    one_seed.write_text("sensitivity: {seeds: [1]}\n")
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "results_doc", "--configfile", "workflow/config/sensitivity.yaml",
+                          "workflow/config/smoke.yaml", str(one_seed)], cwd=workdir, capture_output=True, text=True,
+                         env={**os.environ, "VHP_DATA_MIRROR": str(MIRROR)})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert re.findall(r"^(?:local)?rule (\w+):", run.stderr, re.M) == ["results_doc"]
+    page = (workdir / "docs" / "results.md").read_text()
+    assert re.findall(r"^## (.+)$", page, re.M) == [
+        "Table 1: the pendulum's angle read-outs", "What Table 1's headline depends on (sensitivity study)",
+        "Graph-based interpolation on the pendulum (Figs. 3-4)", "CMU mocap smoothness (Figs. 5-7)",
+        "Table 2: test NLL"]
+    tables = workdir / "results" / "tables"
+    rewo = pd.read_csv(tables / "table1.csv").iloc[0]
+    assert f"{rewo['label']}'s OLS error over 2 seeds: median {rewo['abs_error_median']:.3f}" in page
+    assert (tables / "table1.md").read_text().splitlines()[2] in page  # the rendered table, under the section
+    points = pd.read_csv(tables / "smoothness_seeds.csv")
+    assert f"{points['mean_pose_rms'].mean():.3f} (smoothness factor 0)" in page
+    figures = re.findall(r"!\[[^]]*\]\(\.\./([^)]+)\)", page)
+    assert "1 seed per setting" in page and "undecided: too few paired seeds" in page
+    assert len(figures) == 10 and all((workdir / f).stat().st_size > 10_000 for f in figures)  # 6 of Figs. 3-7, 4 of tables
+
 # ---------------------------------------------------------------------------------------------------
 # The SLURM profile on a real single-node SLURM: after the local smoke runs above, whose tables it must equal.
 

@@ -17,3 +17,6 @@ TABLE2_NLL = {  # nats; columns by our dataset names ("omniglot" is Burda et al.
 }
 
 NOT_COMPARABLE = {"omniglot_small": "a real Omniglot subset (8 alphabets), not the paper's OMNIGLOT split"}
+
+FIG4_SMOOTH_PATH = {"vhp_rewo": True, "vhp_geco": False, "iwae_l1": False}
+"""Fig. 4: whether the decoded 0-180 degree path of each method is smooth (True) or jumps (False)."""

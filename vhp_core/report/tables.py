@@ -113,7 +113,7 @@ def sensitivity_display(table: pd.DataFrame) -> pd.DataFrame:
         "loop read-out error, median [IQR]": [_median_iqr(r.loop_error_median, r.loop_error_q25, r.loop_error_q75)
                                               for r in table.itertuples()],
         "OLS error minus reference [95% CI]": [
-            _difference(r, 3, r["is_reference"]) for _, r in table.iterrows()],
+            difference_text(r, 3, r["is_reference"]) for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
     })
 
@@ -169,7 +169,7 @@ def _median_iqr(median: object, q25: object, q75: object) -> str:
     return "" if _missing(median) else f"{_num(median)} [{_num(q25)}, {_num(q75)}]"
 
 
-def _difference(row: pd.Series, digits: int, is_reference: bool, prefix: str = "") -> str:
+def difference_text(row: pd.Series, digits: int, is_reference: bool = False, prefix: str = "") -> str:
     """The paired difference (columns named with `prefix`) and its CI, 'reference' on the reference's own row."""
     if is_reference:
         return "reference"
@@ -201,10 +201,10 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
         "clean loops": [f"{r.clean_loops} of {r.n_seeds}" for r in table.itertuples()],
         "loop read-out error, median [IQR]": [_median_iqr(r.loop_error_median, r.loop_error_q25, r.loop_error_q75)
                                               for r in table.itertuples()],
-        f"OLS error minus {ref} [95% CI]": [_difference(r, 3, r["method"] == r["reference"])
+        f"OLS error minus {ref} [95% CI]": [difference_text(r, 3, r["method"] == r["reference"])
                                             for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
-        f"loop read-out minus {ref} [95% CI]": [_difference(r, 3, r["method"] == r["reference"], "loop_")
+        f"loop read-out minus {ref} [95% CI]": [difference_text(r, 3, r["method"] == r["reference"], "loop_")
                                                 for _, r in table.iterrows()],
         "within noise (loop)": [_noise(r, "loop_") for _, r in table.iterrows()],
     })
@@ -219,7 +219,7 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
         "test NLL, mean ± std": [_mean_std(r.nll_mean, r.nll_std, 2) for r in table.itertuples()],
         "paper": [_num(v, 2) for v in table["paper_nll"]],
         "ours minus paper": [_num(v, 2, sign=True) for v in table["delta"]],
-        f"minus {ref} [95% CI]": [_difference(r, 2, r["method"] == r["reference"]) for _, r in table.iterrows()],
+        f"minus {ref} [95% CI]": [difference_text(r, 2, r["method"] == r["reference"]) for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
         "note": table["note"],
     })

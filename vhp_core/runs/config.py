@@ -221,6 +221,10 @@ def validate(config: dict[str, Any]) -> None:
     if "sensitivity" in config:
         with problems.check():
             _validate_sensitivity(config)
+    with problems.check():
+        if "sensitivity" in config.get("results_doc", {}).get("sections", []) and "sensitivity" not in config:
+            raise ConfigError("config key results_doc/sections: 'sensitivity' needs a `sensitivity` study in the "
+                              "config (--configfile workflow/config/sensitivity.yaml)")
     for figure, spec in config["figures"].items():
         for method in spec.get("methods", []):
             with problems.check():
@@ -292,6 +296,10 @@ def _validate_sensitivity(config: dict[str, Any]) -> None:
     spec = config["sensitivity"]
     for key, section in (("dataset", "datasets"), ("method", "methods")):
         _check_defined(config, section, spec[key], f"sensitivity/{key}")
+    for factor in spec.get("run_factors", []):
+        if factor not in spec["factors"]:
+            raise ConfigError(f"config key sensitivity/run_factors: {factor!r} is not a factor of "
+                              f"sensitivity/factors; defined: {list(spec['factors'])}")
     for factor, levels in spec["factors"].items():
         for i, level in enumerate(levels["levels"]):
             for key, section in (("dataset", "datasets"), ("method", "methods")):
@@ -305,6 +313,8 @@ def sensitivity_levels(config: dict[str, Any]) -> list[dict[str, Any]]:
     spec = config["sensitivity"]
     rows = []
     for factor, f in spec["factors"].items():
+        if factor not in spec.get("run_factors", spec["factors"]):
+            continue
         settings = [{"factor": factor, "value": f["reference"], "dataset": spec["dataset"], "method": spec["method"],
                      "reference": True}]
         settings += [{"factor": factor, "value": level["value"], "dataset": level.get("dataset", spec["dataset"]),

@@ -16,6 +16,7 @@ from vhp_core.datasets import DATASETS
 from vhp_core.io import publish_copy
 from vhp_core.runs.cost import nll_minutes, train_minutes
 from vhp_core.runs.evaluate import METRICS_VERSION
+from vhp_core.report.results_doc import scale_notes
 
 complete(config)
 validate(config)
@@ -204,3 +205,52 @@ def get_final_output():
         "results/tables/active_units.md",
         *(figures("table2_curves") if CURVE_DATASETS else []),
     ]
+
+
+def doc_part(csv, md, figures):
+    return {"csv": str(csv), "md": md and str(md), "figures": [str(f) for f in figures]}
+
+
+def results_doc_parts():
+    """Per section of docs/results.md (config results_doc/sections): the CSV its verdicts read, the Markdown
+    table it shows (if any) and the figures it links, each an output of the rule that makes it (so called
+    only once every rule file is included)."""
+    parts = {}
+    for name in config["results_doc"]["sections"]:
+        if name == "table1":
+            o = rules.table1.output
+            parts[name] = doc_part(o.csv, o.md, [o.png])
+        elif name == "sensitivity":
+            o = rules.sensitivity.output
+            parts[name] = doc_part(o.csv, o.md, [o.png])
+        elif name == "pendulum_interpolation":
+            o = rules.fig3_fig4_pendulum_interpolation.output
+            parts[name] = doc_part(o.csv, None, [o.fig3, o.fig4])
+        elif name == "smoothness":
+            o, mocap = (
+                rules.fig7_smoothness.output,
+                rules.fig5_fig6_mocap_interpolation.output,
+            )
+            figures = [mocap.fig5, mocap.fig6, o.png, rules.fig7_tradeoff.output.png]
+            parts[name] = doc_part(o.seeds_csv, o.md, figures)
+        else:
+            o = rules.table2.output
+            curves = [rules.table2_curves.output.png] if CURVE_DATASETS else []
+            parts[name] = doc_part(o.csv, o.md, [o.png, *curves])
+    return parts
+
+
+def results_doc_inputs():
+    return [
+        p
+        for part in results_doc_parts().values()
+        for p in [part["csv"], part["md"], *part["figures"]]
+        if p
+    ]
+
+
+def config_files():
+    """The config files' names in the order they apply: the Snakefile's default, then the command line's."""
+    default = Path(workflow.basedir, "workflow", "config", "config.yaml").resolve()
+    files = sorted(workflow.configfiles, key=lambda f: Path(f).resolve() != default)
+    return [Path(f).name for f in files]

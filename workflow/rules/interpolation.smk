@@ -127,6 +127,7 @@ rule fig7_smoothness:
         ),
         pdf="results/figures/fig7_smoothness.pdf",
         csv="results/tables/smoothness.csv",
+        seeds_csv="results/tables/smoothness_seeds.csv",
         md="results/tables/smoothness.md",
         html=report(
             "results/tables/smoothness.html",

@@ -1,0 +1,143 @@
+"""docs/results.md's verdicts, from tables built by the table functions on synthetic runs whose answer is
+known by construction: a clear winner, no difference at all, a mixed smoothness ordering."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from vhp_core.report import results_doc as doc
+from vhp_core.report.tables import sensitivity_table, table1, table2
+
+LABELS = {"vhp_rewo": "VHP + REWO", "vhp_geco": "VHP + GECO", "vhp": "VHP (VAE objective)"}
+SEEDS = range(1, 11)
+
+
+def table1_metrics(errors: dict[str, np.ndarray], loop_errors: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+    loop_errors = loop_errors or errors
+    return pd.DataFrame([{"method": m, "seed": s, "ols.abs_error": e[i], "loop.abs_error": loop_errors[m][i],
+                          "loop.rotation_index": 1 if e[i] < 0.3 else 0}
+                         for m, e in errors.items() for i, s in enumerate(SEEDS)])
+
+
+def noise(seed: int, scale: float = 0.01) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, scale, len(SEEDS))
+
+
+def test_a_clear_winner_reproduces_the_headline_and_beats_every_method_beyond_the_noise():
+    errors = {"vhp_rewo": 0.05 + noise(1), "vhp_geco": 0.5 + noise(2), "vhp": 0.45 + noise(3)}
+    verdicts = doc.table1_verdicts(table1(table1_metrics(errors), LABELS))
+    assert verdicts[0].startswith("**Headline reproduced.**")
+    assert f"median {np.median(errors['vhp_rewo']):.3f}" in verdicts[0] and "paper 0.054" in verdicts[0]
+    assert "no method differs" not in verdicts[1] and "within the noise" not in verdicts[1]
+    for m in ("vhp_geco", "vhp"):
+        diff = np.mean(errors[m] - errors["vhp_rewo"])
+        assert f"{LABELS[m]} {diff:+.3f} [" in verdicts[1]
+    assert verdicts[1].count("(VHP + REWO lower)") == 2
+    assert verdicts[3] == "Clean loops: VHP + REWO 10 of 10, VHP + GECO 0 of 10, VHP (VAE objective) 0 of 10."
+    assert verdicts[4].startswith(f"Ordering by median OLS error: VHP + REWO {np.median(errors['vhp_rewo']):.3f} < "
+                                  "VHP (VAE objective)")
+    assert verdicts[4].endswith("the paper's: VHP + REWO 0.054 < VHP (VAE objective) 0.490 < VHP + GECO 0.530.")
+
+
+def test_equal_methods_differ_within_the_noise_and_the_headline_is_not_reproduced():
+    base = np.linspace(0.1, 0.7, len(SEEDS))
+    errors = {"vhp_rewo": base, "vhp_geco": base + noise(4), "vhp": base[::-1]}
+    verdicts = doc.table1_verdicts(table1(table1_metrics(errors), LABELS))
+    assert verdicts[0].startswith("**Headline not reproduced.**")
+    assert f"its median is above {doc.HEADLINE_MEDIAN}" in verdicts[0]
+    assert verdicts[1].split(": ", 1)[1].startswith("no method differs from VHP + REWO beyond the noise; within")
+
+
+def test_a_lower_median_elsewhere_stops_the_headline_even_below_the_threshold():
+    errors = {"vhp_rewo": 0.08 + noise(5), "vhp_geco": 0.04 + noise(6), "vhp": 0.5 + noise(7)}
+    verdicts = doc.table1_verdicts(table1(table1_metrics(errors), LABELS))
+    assert verdicts[0].startswith("**Headline not reproduced.**")
+    assert "VHP + GECO has the lowest median" in verdicts[0] and "above" not in verdicts[0]
+    diff = np.mean(errors["vhp_geco"] - errors["vhp_rewo"])
+    assert f"VHP + GECO {diff:+.3f} [" in verdicts[1] and "(VHP + REWO higher)" in verdicts[1]
+
+
+def test_too_few_seeds_decide_nothing():
+    errors = {"vhp_rewo": np.full(10, 0.05), "vhp_geco": np.full(10, 0.5), "vhp": np.full(10, 0.5)}
+    metrics = table1_metrics(errors)
+    verdicts = doc.table1_verdicts(table1(metrics[metrics["seed"] <= 3], LABELS))
+    assert "too few paired seeds to decide: VHP + GECO and VHP (VAE objective)" in verdicts[1]
+    assert "(no interval: 3 seeds)" not in verdicts[1]  # undecided rows are named, not given a direction
+
+
+def sensitivity_levels() -> list[dict]:
+    return [{"factor": "kappa", "value": 8, "dataset": "pendulum", "method": "low", "reference": False},
+            {"factor": "kappa", "value": 15, "dataset": "pendulum", "method": "vhp_rewo", "reference": True},
+            {"factor": "kappa", "value": 30, "dataset": "pendulum", "method": "high", "reference": False}]
+
+
+def test_sensitivity_names_the_setting_that_moves_the_error_and_reaches_the_headline():
+    errors = {"vhp_rewo": 0.4 + noise(8, 0.1), "low": 0.06 + noise(9), "high": 0.4 + noise(10, 0.1)}
+    metrics = table1_metrics(errors).assign(dataset="pendulum")
+    verdicts = doc.sensitivity_verdicts(sensitivity_table(metrics, sensitivity_levels(), {}))
+    assert verdicts[0].startswith(f"kappa: reference 15 median {np.median(errors['vhp_rewo']):.3f}")
+    assert "8: " in verdicts[0] and "**beyond the noise**" in verdicts[0].split("; 30: ")[0]
+    assert verdicts[0].split("; 30: ")[1].endswith("within the noise.")
+    low = np.median(errors["low"])
+    assert verdicts[1] == ("**Settings that move the OLS error beyond the noise:** kappa = 8. **Settings with a "
+                           f"median at most 0.1 (the paper reports 0.054):** kappa = 8 ({low:.3f}).")
+
+
+def test_pendulum_paths_agree_with_fig4_where_jumps_match():
+    summary = pd.DataFrame({"method": ["VHP + REWO", "VHP + GECO", "IWAE (L=1)"], "jumps": [0, 0, 4],
+                            "max_step_deg": [25.1, 30.0, 86.1], "median_step_deg": [15.9, 13.1, 7.9]})
+    labels = {"vhp_rewo": "VHP + REWO", "vhp_geco": "VHP + GECO", "iwae_l1": "IWAE (L=1)"}
+    verdicts = doc.pendulum_verdicts(summary, labels)
+    assert verdicts[0] == "VHP + REWO: smooth (paper: smooth), steps up to 25.1 deg, median 15.9."
+    assert verdicts[1].startswith("VHP + GECO: smooth (paper: discontinuous)")
+    assert verdicts[2].startswith("IWAE (L=1): 4 jumps (paper: discontinuous)")
+    assert verdicts[3] == "Agrees with the paper's Fig. 4 for 2 of 3 methods."
+
+
+def test_smoothness_orders_by_each_measure_and_counts_seeds():
+    rows = []
+    for m, factors, normalised in (("REWO", [0.16, 0.12, 0.17], [0.5, 0.4, 0.45]),
+                                   ("VampPrior", [0.20, 0.23, 0.26], [0.6, 0.7, 0.65]),
+                                   ("IWAE", [0.14, 0.13, 0.14], [0.9, 0.8, 0.85])):
+        rows += [{"method": m, "seed": s, "factor": f, "normalised": n, "reconstruction_rms": 0.3,
+                  "mean_pose_rms": 1.0} for s, f, n in zip((1, 2, 3), factors, normalised, strict=True)]
+    verdicts = doc.smoothness_verdicts(pd.DataFrame(rows))
+    assert verdicts[0] == ("By the paper's smoothness factor: IWAE 0.137 < REWO 0.150 < VampPrior 0.230. The paper's "
+                           "claim (REWO smoothest) does not hold on the mean; REWO is lower than VampPrior on 3 of 3 "
+                           "seeds and lower than IWAE on 1 of 3 seeds.")
+    assert verdicts[1].startswith("By the normalised smoothness: REWO 0.450 < VampPrior 0.650 < IWAE 0.850. The "
+                                  "paper's claim (REWO smoothest) holds on the mean")
+    assert verdicts[2].endswith("a decoder that always outputs the mean pose: 1.000 (smoothness factor 0).")
+
+
+def test_table2_ranges_against_the_paper_and_names_the_lowest():
+    nll = pd.DataFrame([{"dataset": "dynamic_mnist", "method": m, "seed": s, "nll": v + 0.01 * s, "samples": 5000,
+                         "n_items": 10000}
+                        for m, v in (("vhp_rewo", 80.0), ("vampprior", 82.0)) for s in SEEDS])
+    verdicts = doc.table2_verdicts(table2(nll, {"vhp_rewo": "VHP + REWO", "vampprior": "VampPrior"}))
+    mean = 80.0 + 0.01 * np.mean(SEEDS)
+    low, high = mean - 78.88, mean + 2.0 - 80.42
+    assert verdicts == [f"dynamic_mnist (S = 5000, 10000 test items): ours minus paper from {low:+.2f} to "
+                        f"{high:+.2f} nats; lowest here VHP + REWO {mean:.2f} (paper: VHP + REWO); paired with "
+                        "VHP + REWO: beyond the noise: VampPrior +2.00 [+2.00, +2.00] (VHP + REWO lower)."]
+
+
+def test_the_page_lists_sections_in_order_links_figures_and_names_what_is_missing():
+    section = doc.Section(markdown="# Table\n\n| a |\n|---|\n| 1 |\n", sources=["results/tables/t.csv"],
+                          figures=["results/figures/f.png"], scale="pendulum, 300 epochs")
+    page = doc.document({"smoothness": (section, ["second"]), "table1": (section, ["first"])}, "today",
+                        ["table2"])
+    assert page.index("## Table 1") < page.index("## CMU mocap")
+    assert "![CMU mocap smoothness (Figs. 5-7)](../results/figures/f.png)" in page
+    assert "\n### Table\n" in page and "Scale: pendulum, 300 epochs. From `results/tables/t.csv`." in page
+    assert page.count("Not in this page") == 1 and page.split("Not in this page")[1].split("\n")[0].endswith(
+        ": Table 2: test NLL.")
+
+
+@pytest.mark.parametrize("seeds, text", [([1, 2, 3], "3 seeds (1-3)"), ([1, 5], "seeds 1, 5"), ([2], "seed 2")])
+def test_seed_lists_read_as_ranges_where_contiguous(seeds, text):
+    assert doc._seeds(seeds) == text
+
+
+def test_a_tables_headings_sit_under_its_section_whatever_their_level():
+    assert doc._demoted("# Fig. 7\n\ntext\n\n## Normalised\n") == "### Fig. 7\n\ntext\n\n#### Normalised"
+    assert doc._demoted("## Table 1\n\n| a |\n") == "### Table 1\n\n| a |"
