@@ -250,7 +250,11 @@ def results_doc_inputs():
 
 
 def config_files():
-    """The config files' names in the order they apply: the Snakefile's default, then the command line's."""
+    """The config files' names in the order they apply (the Snakefile's default, then the command line's),
+    then the keys that --config overrides."""
     default = Path(workflow.basedir, "workflow", "config", "config.yaml").resolve()
     files = sorted(workflow.configfiles, key=lambda f: Path(f).resolve() != default)
-    return [Path(f).name for f in files]
+    overrides = sorted(workflow.config_settings.config)
+    return [Path(f).name for f in files] + (
+        [f"--config {', '.join(overrides)}"] if overrides else []
+    )
