@@ -141,3 +141,12 @@ def test_seed_lists_read_as_ranges_where_contiguous(seeds, text):
 def test_a_tables_headings_sit_under_its_section_whatever_their_level():
     assert doc._demoted("# Fig. 7\n\ntext\n\n## Normalised\n") == "### Fig. 7\n\ntext\n\n#### Normalised"
     assert doc._demoted("## Table 1\n\n| a |\n") == "### Table 1\n\n| a |"
+
+
+def test_table2_without_the_papers_method_on_a_dataset_names_the_lowest_and_pairs_nothing():
+    nll = pd.DataFrame([{"dataset": d, "method": m, "seed": s, "nll": 90.0 + s, "samples": 100, "n_items": 50}
+                        for d, m in (("dynamic_mnist", "vhp_rewo"), ("dynamic_mnist", "vampprior"),
+                                     ("static_mnist", "vampprior")) for s in (1, 2)])
+    verdicts = doc.table2_verdicts(table2(nll, {"vhp_rewo": "VHP + REWO", "vampprior": "VampPrior"}))
+    assert verdicts[1] == ("static_mnist (S = 100, 50 test items): ours minus paper from +7.48 to +7.48 nats; "
+                           "lowest here VampPrior 91.50 (paper: VampPrior).")

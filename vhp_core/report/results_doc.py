@@ -162,7 +162,7 @@ def table2_verdicts(table: pd.DataFrame) -> list[str]:
         rows = rows[rows["nll_mean"].notna()]
         if rows.empty:
             continue
-        ref = rows.iloc[0]
+        ref = table.loc[table["method"] == rows["reference"].iloc[0]].iloc[0]  # the paper's method, even without NLL
         best = rows.loc[rows["nll_mean"].idxmin()]
         paper = {r.label: TABLE2_NLL.get(r.method, {}).get(dataset) for r in rows.itertuples()}
         paper = {k: v for k, v in paper.items() if v is not None}
@@ -170,9 +170,10 @@ def table2_verdicts(table: pd.DataFrame) -> list[str]:
         against = ("" if deltas.empty else
                    f"ours minus paper from {_f(deltas.min(), 2, True)} to {_f(deltas.max(), 2, True)} nats; ")
         best_paper = "" if not paper else f" (paper: {min(paper, key=paper.get)})"
-        out.append(f"{dataset} (S = {int(ref['samples'])}, {int(ref['n_test'])} test items): {against}lowest here "
-                   f"{best['label']} {_f(best['nll_mean'], 2)}{best_paper}; paired with {ref['label']}: "
-                   + _beyond_noise(rows, "", ref["label"], digits=2))
+        paired = ("" if ref["method"] not in set(rows["method"]) else
+                  f"; paired with {ref['label']}: " + _beyond_noise(rows, "", ref["label"], digits=2))
+        out.append(f"{dataset} (S = {int(best['samples'])}, {int(best['n_test'])} test items): {against}lowest here "
+                   f"{best['label']} {_f(best['nll_mean'], 2)}{best_paper}{paired or '.'}")
     return out
 
 
