@@ -80,7 +80,9 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
 
 def sensitivity_table(metrics: pd.DataFrame, levels: list[dict], labels: dict[str, str]) -> pd.DataFrame:
     """One row per setting of the sensitivity study (`config.sensitivity_levels`): Table 1's read-outs
-    over its seeds, and its OLS error's paired difference from its factor's reference setting."""
+    over its seeds, its OLS error's paired difference from its factor's reference setting, and the Pearson
+    correlation of the two settings' per-seed OLS errors (`seed_correlation`: near 1 when each seed keeps its
+    error whatever the setting; NaN below 3 pairs)."""
     _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "sensitivity")
 
     settings = [metrics[(metrics["dataset"] == level["dataset"]) & (metrics["method"] == level["method"])]
@@ -92,11 +94,14 @@ def sensitivity_table(metrics: pd.DataFrame, levels: list[dict], labels: dict[st
         here, reference = runs.set_index("seed")["ols.abs_error"], references[level["factor"]]
         seeds = here.index.intersection(reference.index)
         comparison = None if level["reference"] else paired_bootstrap((here[seeds] - reference[seeds]).to_numpy())
+        correlation = (here[seeds].corr(reference[seeds]) if not level["reference"] and len(seeds) >= 3
+                       else float("nan"))
         rows.append({
             "factor": level["factor"], "value": level["value"], "dataset": level["dataset"],
             "method": level["method"], "label": labels.get(level["method"], level["method"]),
             "is_reference": level["reference"], **_readouts(runs),
             **{k: v for k, v in _comparison_columns(comparison, "").items() if k != "reference"},
+            "seed_correlation": correlation,
         })
     return pd.DataFrame(rows)
 
@@ -115,6 +120,7 @@ def sensitivity_display(table: pd.DataFrame) -> pd.DataFrame:
         "OLS error minus reference [95% CI]": [
             difference_text(r, 3, r["is_reference"]) for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
+        "per-seed r with reference": [_num(v, 2) for v in table["seed_correlation"]],
     })
 
 
