@@ -7,6 +7,7 @@ import pandas as pd
 
 from vhp_core.report.paper import FIG4_SMOOTH_PATH, TABLE1_ABS_ERROR, TABLE2_NLL
 from vhp_core.report.tables import difference_text
+from vhp_core.report.tables import number_text as _f
 from vhp_core.runs.config import resolve_run
 
 HEADLINE_MEDIAN = 0.1
@@ -17,7 +18,13 @@ SEED_DECIDES = 0.9
 """Per-seed correlation of every changed setting's error with the reference's above which the study says the
 seed decides the error (each seed keeps its rank and size whatever the setting)."""
 
-SECTIONS = ("table1", "sensitivity", "pendulum_interpolation", "smoothness", "table2")
+TITLES = {"table1": "Table 1: the pendulum's angle read-outs",
+          "sensitivity": "What Table 1's headline depends on (sensitivity study)",
+          "pendulum_interpolation": "Graph-based interpolation on the pendulum (Figs. 3-4)",
+          "smoothness": "CMU mocap smoothness (Figs. 5-7)",
+          "table2": "Table 2: test NLL"}
+SECTIONS = tuple(TITLES)
+"""The page's parts, in order (the names of `results_doc/sections` in the config)."""
 
 
 @dataclass(frozen=True)
@@ -29,10 +36,6 @@ class Section:
     sources: list[str]
     figures: list[str]
     scale: str
-
-
-def _f(v: float, digits: int = 3, sign: bool = False) -> str:
-    return f"{v:{'+' if sign else ''}.{digits}f}"
 
 
 def _joined(items: list[str]) -> str:
@@ -252,12 +255,6 @@ def _demoted(markdown: str) -> str:
     shift = "#" * (3 - min(levels, default=3))
     return "\n".join(shift + line if line.startswith("#") else line for line in lines)
 
-
-TITLES = {"table1": "Table 1: the pendulum's angle read-outs",
-          "sensitivity": "What Table 1's headline depends on (sensitivity study)",
-          "pendulum_interpolation": "Graph-based interpolation on the pendulum (Figs. 3-4)",
-          "smoothness": "CMU mocap smoothness (Figs. 5-7)",
-          "table2": "Table 2: test NLL"}
 
 def section_markdown(name: str, section: Section, verdicts: list[str]) -> str:
     """One section: heading, scale and sources, verdicts, the table and links to the figures."""

@@ -120,7 +120,7 @@ def sensitivity_display(table: pd.DataFrame) -> pd.DataFrame:
         "OLS error minus reference [95% CI]": [
             difference_text(r, 3, r["is_reference"]) for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
-        "per-seed r with reference": [_num(v, 2) for v in table["seed_correlation"]],
+        "per-seed r with reference": [number_text(v, 2) for v in table["seed_correlation"]],
     })
 
 
@@ -163,16 +163,19 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and pd.isna(v))
 
 
-def _num(v: object, digits: int = 3, sign: bool = False) -> str:
+def number_text(v: object, digits: int = 3, sign: bool = False) -> str:
+    """`v` to `digits` decimals (signed if `sign`), empty where missing."""
     return "" if _missing(v) else f"{v:{'+' if sign else ''}.{digits}f}"
 
 
 def _mean_std(mean: object, std: object, digits: int = 3) -> str:
-    return "" if _missing(mean) else _num(mean, digits) + ("" if _missing(std) else f" ± {_num(std, digits)}")
+    if _missing(mean):
+        return ""
+    return number_text(mean, digits) + ("" if _missing(std) else f" ± {number_text(std, digits)}")
 
 
 def _median_iqr(median: object, q25: object, q75: object) -> str:
-    return "" if _missing(median) else f"{_num(median)} [{_num(q25)}, {_num(q75)}]"
+    return "" if _missing(median) else f"{number_text(median)} [{number_text(q25)}, {number_text(q75)}]"
 
 
 def difference_text(row: pd.Series, digits: int, is_reference: bool = False, prefix: str = "") -> str:
@@ -181,12 +184,11 @@ def difference_text(row: pd.Series, digits: int, is_reference: bool = False, pre
         return "reference"
     if _missing(row[f"{prefix}diff"]):
         return ""
+    diff, low, high = (number_text(row[f"{prefix}{k}"], digits, sign=True) for k in ("diff", "ci_low", "ci_high"))
     if _missing(row[f"{prefix}ci_low"]):
         n = int(row[f"{prefix}n_pairs"])
-        return (f"{_num(row[f'{prefix}diff'], digits, sign=True)} (no CI: {n} seed{'s' * (n != 1)}, fewer than "
-                f"{MIN_PAIRS})")
-    return f"{_num(row[f'{prefix}diff'], digits, sign=True)} [{_num(row[f'{prefix}ci_low'], digits, sign=True)}, " \
-           f"{_num(row[f'{prefix}ci_high'], digits, sign=True)}]"
+        return f"{diff} (no CI: {n} seed{'s' * (n != 1)}, fewer than {MIN_PAIRS})"
+    return f"{diff} [{low}, {high}]"
 
 
 def _noise(row: pd.Series, prefix: str = "") -> str:
@@ -203,7 +205,7 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
         "OLS error, mean ± std": [_mean_std(r.abs_error_mean, r.abs_error_std) for r in table.itertuples()],
         "OLS error, median [IQR]": [_median_iqr(r.abs_error_median, r.abs_error_q25, r.abs_error_q75)
                                     for r in table.itertuples()],
-        "paper": [_num(v) for v in table["paper"]],
+        "paper": [number_text(v) for v in table["paper"]],
         "clean loops": [f"{r.clean_loops} of {r.n_seeds}" for r in table.itertuples()],
         "loop read-out error, median [IQR]": [_median_iqr(r.loop_error_median, r.loop_error_q25, r.loop_error_q75)
                                               for r in table.itertuples()],
@@ -223,8 +225,8 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "dataset": table["dataset"], "method": table["label"], "seeds": table["n_seeds"],
         "test NLL, mean ± std": [_mean_std(r.nll_mean, r.nll_std, 2) for r in table.itertuples()],
-        "paper": [_num(v, 2) for v in table["paper_nll"]],
-        "ours minus paper": [_num(v, 2, sign=True) for v in table["delta"]],
+        "paper": [number_text(v, 2) for v in table["paper_nll"]],
+        "ours minus paper": [number_text(v, 2, sign=True) for v in table["delta"]],
         f"minus {ref} [95% CI]": [difference_text(r, 2, r["method"] == r["reference"]) for _, r in table.iterrows()],
         "within noise": [_noise(r) for _, r in table.iterrows()],
         "note": table["note"],

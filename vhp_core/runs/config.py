@@ -222,7 +222,7 @@ def validate(config: dict[str, Any]) -> None:
         with problems.check():
             _validate_sensitivity(config)
     with problems.check():
-        if "sensitivity" in config.get("results_doc", {}).get("sections", []) and "sensitivity" not in config:
+        if "sensitivity" in config["results_doc"]["sections"] and "sensitivity" not in config:
             raise ConfigError("config key results_doc/sections: 'sensitivity' needs a `sensitivity` study in the "
                               "config (--configfile workflow/config/sensitivity.yaml)")
     for figure, spec in config["figures"].items():
