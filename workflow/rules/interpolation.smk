@@ -153,7 +153,7 @@ rule fig7_tradeoff:
     the test frames' reconstruction error, so a smoothness won by blurring shows as such.
     """
     input:
-        runs=smoothness_inputs(),
+        rules.fig7_smoothness.output.seeds_csv,
     output:
         png=report(
             "results/figures/fig7_tradeoff.png",
@@ -166,8 +166,5 @@ rule fig7_tradeoff:
     localrule: True
     conda:
         "../../environment.yml"
-    params:
-        labels=method_labels(config["figures"]["smoothness"]["methods"]),
-        seeds=smoothness_seeds(),
     script:
         "../scripts/fig7_tradeoff.py"
