@@ -265,30 +265,48 @@ def test_smoke_sensitivity_study(workdir, tmp_path):
 
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
 def test_results_doc_is_generated_from_the_tables_it_shows(workdir, tmp_path):
-    """After the smoke DAGs above, `results_doc` with the sensitivity study: every section, its numbers those
-    of the CSVs, every figure it links present; nothing else is rerun."""
+    """After the smoke DAGs above, `results_doc` with the sensitivity study: a page per section, its numbers
+    those of the CSVs, every figure it links present, nothing else rerun; a later run for one section rewrites
+    that page and keeps the others as they were."""
     one_seed = tmp_path / "one_seed.yaml"
     one_seed.write_text("sensitivity: {seeds: [1]}\n")
-    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "results_doc", "--configfile", "workflow/config/sensitivity.yaml",
-                          "workflow/config/smoke.yaml", str(one_seed)], cwd=workdir, capture_output=True, text=True,
-                         env={**os.environ, "VHP_DATA_MIRROR": str(MIRROR)})
+    command = [*SNAKEMAKE, "--cores", "2", "results_doc", "--configfile", "workflow/config/sensitivity.yaml",
+               "workflow/config/smoke.yaml", str(one_seed)]
+    env = {**os.environ, "VHP_DATA_MIRROR": str(MIRROR)}
+    run = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert re.findall(r"^(?:local)?rule (\w+):", run.stderr, re.M) == ["results_doc"]
-    page = (workdir / "docs" / "results.md").read_text()
-    assert re.findall(r"^## (.+)$", page, re.M) == [
-        "Table 1: the pendulum's angle read-outs", "What Table 1's headline depends on (sensitivity study)",
-        "Graph-based interpolation on the pendulum (Figs. 3-4)", "CMU mocap smoothness (Figs. 5-7)",
-        "Table 2: test NLL"]
+    docs = workdir / "docs"
+    index = (docs / "results.md").read_text()
+    assert re.findall(r"^## \[(.+)\]\(results/(\w+)\.md\)$", index, re.M) == [
+        ("Table 1: the pendulum's angle read-outs", "table1"),
+        ("What Table 1's headline depends on (sensitivity study)", "sensitivity"),
+        ("Graph-based interpolation on the pendulum (Figs. 3-4)", "pendulum_interpolation"),
+        ("CMU mocap smoothness (Figs. 5-7)", "smoothness"), ("Table 2: test NLL", "table2")]
+    pages = {p.stem: p.read_text() for p in (docs / "results").glob("*.md")}
     tables = workdir / "results" / "tables"
     rewo = pd.read_csv(tables / "table1.csv").iloc[0]
-    assert f"{rewo['label']}'s OLS error over 2 seeds: median {rewo['abs_error_median']:.3f}" in page
-    assert (tables / "table1.md").read_text().splitlines()[2] in page  # the rendered table, under the section
+    verdict = f"{rewo['label']}'s OLS error over 2 seeds: median {rewo['abs_error_median']:.3f}"
+    assert verdict in pages["table1"] and verdict in index
+    assert (tables / "table1.md").read_text().splitlines()[2] in pages["table1"]  # the rendered table
     points = pd.read_csv(tables / "smoothness_seeds.csv")
-    assert f"{points['mean_pose_rms'].mean():.3f} (smoothness factor 0)" in page
-    figures = re.findall(r"!\[[^]]*\]\(\.\./([^)]+)\)", page)
-    assert "seed 1 per setting" in page and "undecided: too few paired seeds" in page
+    assert f"{points['mean_pose_rms'].mean():.3f} (smoothness factor 0)" in pages["smoothness"]
+    figures = re.findall(r"!\[[^]]*\]\(\.\./\.\./([^)]+)\)", "".join(pages.values()))
+    assert "seed 1 per setting" in pages["sensitivity"] and "undecided: too few paired seeds" in index
     assert len(figures) == 10  # Figs. 3-6, 7 and the trade-off; the tables' four
     assert all((workdir / f).stat().st_size > 10_000 for f in figures)
+
+    only_table1 = tmp_path / "only_table1.yaml"
+    only_table1.write_text("results_doc: {sections: [table1]}\n")
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "results_doc", "--forcerun", "results_doc", "--configfile",
+                          "workflow/config/smoke.yaml", str(only_table1)], cwd=workdir, capture_output=True,
+                         text=True, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    again = {p.stem: p.read_text() for p in (docs / "results").glob("*.md")}
+    assert {k: v for k, v in again.items() if k != "table1"} == {k: v for k, v in pages.items() if k != "table1"}
+    assert "config: config.yaml + smoke.yaml + only_table1.yaml" in again["table1"]
+    assert "config: config.yaml + smoke.yaml + only_table1.yaml" in (docs / "results.md").read_text()
+    assert "config: config.yaml + sensitivity.yaml + smoke.yaml + one_seed.yaml" in again["table2"]
 
 # ---------------------------------------------------------------------------------------------------
 # The SLURM profile on a real single-node SLURM: after the local smoke runs above, whose tables it must equal.

@@ -1,9 +1,12 @@
 rule results_doc:
-    """docs/results.md: each configured section's table, figures and verdicts, computed from its files."""
+    """docs/results/{section}.md per configured section: its table, figures and verdicts, computed
+    from its files; docs/results.md indexes every section page there, the others' as they were.
+    """
     input:
         results_doc_inputs(),
     output:
-        "docs/results.md",
+        pages=expand("docs/results/{name}.md", name=config["results_doc"]["sections"]),
+        index="docs/results.md",
     log:
         "logs/results_doc.log",
     localrule: True

@@ -1,4 +1,5 @@
-"""docs/results.md from the configured sections' files: their tables, figures and computed verdicts."""
+"""docs/results/{section}.md for the configured sections (their tables, figures and computed verdicts), then
+docs/results.md indexing every section page present, including those earlier configs generated."""
 import datetime
 from pathlib import Path
 
@@ -9,12 +10,13 @@ from vhp_core.io import write_text
 from vhp_core.report import results_doc as doc
 
 start(snakemake)
-sections = {}
-for name, part in snakemake.params.parts.items():
+generated = f"{datetime.date.today().isoformat()}, config: {' + '.join(snakemake.params.configfiles)}"
+for (name, part), page in zip(snakemake.params.parts.items(), snakemake.output.pages, strict=True):
     section = doc.Section(markdown="" if part["md"] is None else Path(part["md"]).read_text(),
                           sources=[p for p in (part["csv"], part["md"]) if p], figures=part["figures"],
                           scale=snakemake.params.scales[name])
-    sections[name] = (section, doc.verdicts(name, pd.read_csv(part["csv"]), snakemake.params.labels))
-generated = f"{datetime.date.today().isoformat()}, config: {' + '.join(snakemake.params.configfiles)}"
-missing = [name for name in doc.SECTIONS if name not in sections]
-write_text(snakemake.output[0], doc.document(sections, generated, missing))
+    verdicts = doc.verdicts(name, pd.read_csv(part["csv"]), snakemake.params.labels)
+    write_text(page, doc.section_page(name, section, verdicts, generated))
+folder = Path(snakemake.output.index).with_suffix("")
+pages = {name: (folder / f"{name}.md").read_text() for name in doc.SECTIONS if (folder / f"{name}.md").exists()}
+write_text(snakemake.output.index, doc.index(pages))
