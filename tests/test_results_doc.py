@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from vhp_core.report import results_doc as doc
+from vhp_core.report import tables
 from vhp_core.report.tables import sensitivity_table, table1, table2
 
 LABELS = {"vhp_rewo": "VHP + REWO", "vhp_geco": "VHP + GECO", "vhp": "VHP (VAE objective)"}
@@ -187,3 +188,44 @@ def test_table2_without_the_papers_method_on_a_dataset_names_the_lowest_and_pair
     verdicts = doc.table2_verdicts(table2(nll, {"vhp_rewo": "VHP + REWO", "vampprior": "VampPrior"}))
     assert verdicts[1] == ("static_mnist (S = 100, 50 test items): ours minus paper from +7.48 to +7.48 nats; "
                            "lowest here VampPrior 91.50 (paper: VampPrior).")
+
+
+def _curves(points: dict[tuple[str, int], list[float]], every: int = 5) -> pd.DataFrame:
+    return pd.DataFrame([{"dataset": "dynamic_mnist", "method": m, "seed": s, "epoch": every * (i + 1), "nll": v,
+                          "samples": 100, "n_items": 1000}
+                         for (m, s), values in points.items() for i, v in enumerate(values)])
+
+
+def test_a_curve_ends_where_every_seed_reached_and_its_slope_is_fitted_over_the_last_third():
+    """A line falling 0.2 nats per epoch (seeds 1 nat either side) ends at 92 with slope -2 per 10 epochs; a
+    curve whose second seed stopped early ends at that seed's last epoch; a flat one has slope 0."""
+    epochs = np.arange(5, 45, 5)
+    falling = 100 - 0.2 * epochs
+    summary = tables.curve_summary(_curves({
+        ("vhp_rewo", 1): list(falling + 1), ("vhp_rewo", 2): list(falling - 1),
+        ("vhp_rewo_gated", 1): [90.0] * 8, ("vhp_rewo_gated", 2): [92.0] * 6,
+        ("vampprior", 1): [95.0, 91.0]}), {"vhp_rewo": "REWO", "vampprior": "VampPrior", "vhp_rewo_gated": "gated"})
+    rewo, vamp, gated = (summary.set_index("method").loc[m] for m in ("vhp_rewo", "vampprior", "vhp_rewo_gated"))
+    assert (rewo.last_epoch, rewo.slope_from_epoch) == (40, 30)  # epochs 30-40: the last third of 40
+    assert rewo.nll_last == pytest.approx(92.0) and rewo.slope_per_10_epochs == pytest.approx(-2.0)
+    assert rewo.gap_to_paper == pytest.approx(92.0 - 78.88)
+    assert (gated.last_epoch, gated.nll_last, gated.slope_per_10_epochs) == (30, 91.0, pytest.approx(0.0))
+    assert pd.isna(gated.gap_to_paper)  # not in the paper
+    assert (vamp.slope_from_epoch, vamp.slope_per_10_epochs) == (5, pytest.approx(-8.0))  # two points: both
+    assert list(summary["method"]) == ["vhp_rewo", "vampprior", "vhp_rewo_gated"]  # the labels' order
+
+
+def test_the_curve_verdict_orders_by_the_last_estimate_and_names_the_curves_still_falling():
+    epochs = np.arange(5, 45, 5)
+    summary = tables.curve_summary(_curves({("vhp_rewo", 1): list(100 - 0.2 * epochs),
+                                            ("vampprior", 1): list(90 - 0.01 * epochs)}),
+                                   {"vhp_rewo": "REWO", "vampprior": "VampPrior"})
+    table = table2(pd.DataFrame([{"dataset": "dynamic_mnist", "method": m, "seed": 1, "nll": v, "samples": 5000,
+                                  "n_items": 10000} for m, v in (("vhp_rewo", 91.0), ("vampprior", 89.0))]),
+                   {"vhp_rewo": "REWO", "vampprior": "VampPrior"})
+    verdict = doc.verdicts("table2", table, {}, summary)[-1]
+    assert verdict == ("dynamic_mnist learning curves (S = 100 on 1000 fixed test items, a looser bound than "
+                       "Table 2's, so above it), at epoch 40: VampPrior 89.60 (+9.18 from the paper's), -0.10 per "
+                       "10 epochs since epoch 30; REWO 92.00 (+13.12 from the paper's), -2.00 per 10 epochs since "
+                       "epoch 30. Still falling by more than 0.5 nats per 10 epochs when training ended: REWO.")
+    assert len(doc.verdicts("table2", table, {})) == 1  # no curves recorded: no curve verdict

@@ -20,6 +20,10 @@ SEED_DECIDES = 0.9
 """Per-seed correlation of every changed setting's error with the reference's above which the study says the
 seed decides the error (each seed keeps its rank and size whatever the setting)."""
 
+STILL_FALLING = 0.5
+"""Nats per 10 epochs: a learning curve falling faster than this over its last third had not converged when
+training ended (its test NLL would keep improving with more epochs)."""
+
 TITLES = {"table1": "Table 1: the pendulum's angle read-outs",
           "sensitivity": "What Table 1's headline depends on (sensitivity study)",
           "pendulum_interpolation": "Graph-based interpolation on the pendulum (Figs. 3-4)",
@@ -170,9 +174,10 @@ def smoothness_verdicts(points: pd.DataFrame) -> list[str]:
     return out
 
 
-def table2_verdicts(table: pd.DataFrame) -> list[str]:
+def table2_verdicts(table: pd.DataFrame, curves: pd.DataFrame | None = None) -> list[str]:
     """Table 2 (rows as `tables.table2` writes them): per dataset, ours minus the paper's range, the best
-    method here and in the paper, and which methods differ from the paper's method beyond the noise."""
+    method here and in the paper, and which methods differ from the paper's method beyond the noise; then, from
+    the learning curves' summary (`tables.curve_summary`) if given, where each curve ended and which still fall."""
     out = []
     for dataset, rows in table.groupby("dataset", sort=False):
         rows = rows[rows["nll_mean"].notna()]
@@ -190,7 +195,27 @@ def table2_verdicts(table: pd.DataFrame) -> list[str]:
                   f"; paired with {ref['label']}: " + _beyond_noise(rows, "", ref["label"], digits=2))
         out.append(f"{dataset} (S = {int(best['samples'])}, {int(best['n_test'])} test items): {against}lowest here "
                    f"{best['label']} {_f(best['nll_mean'], 2)}{best_paper}{paired or '.'}")
+    if curves is not None:
+        out += [curve_verdict(dataset, rows) for dataset, rows in curves.groupby("dataset", sort=False)]
     return out
+
+
+def curve_verdict(dataset: str, rows: pd.DataFrame) -> str:
+    """One dataset's learning curves: each method's last estimate, its gap to the paper and its recent slope,
+    lowest first, and which methods were still falling faster than STILL_FALLING when training ended."""
+    rows = rows.sort_values("nll_last")
+    first = rows.iloc[0]
+    each = "; ".join(
+        f"{r.label} {_f(r.nll_last, 2)}"
+        + ("" if pd.isna(r.gap_to_paper) else f" ({_f(r.gap_to_paper, 2, True)} from the paper's)")
+        + ("" if pd.isna(r.slope_per_10_epochs) else f", {_f(r.slope_per_10_epochs, 2, True)} per 10 epochs "
+           f"since epoch {r.slope_from_epoch}")
+        for r in rows.itertuples())
+    falling = rows[rows["slope_per_10_epochs"] < -STILL_FALLING]
+    return (f"{dataset} learning curves (S = {first['samples']} on {first['n_items']} fixed test items, a looser "
+            f"bound than Table 2's, so above it), at epoch {_joined(sorted({str(e) for e in rows['last_epoch']}))}: "
+            f"{each}. Still falling by more than {STILL_FALLING} nats per 10 epochs when training ended: "
+            + (_joined(list(falling["label"])) if len(falling) else "none") + ".")
 
 
 def _epochs(config: dict[str, Any], dataset: str, methods: list[str], seed: int) -> str:
@@ -243,12 +268,15 @@ def scale_notes(config: dict[str, Any]) -> dict[str, str]:
     return notes
 
 
-def verdicts(name: str, data: pd.DataFrame, labels: dict[str, str]) -> list[str]:
-    """The verdicts of section `name` from its CSV (`labels`: method name -> label, for the paper's facts)."""
+def verdicts(name: str, data: pd.DataFrame, labels: dict[str, str], curves: pd.DataFrame | None = None) -> list[str]:
+    """The verdicts of section `name` from its CSV (`labels`: method name -> label, for the paper's facts;
+    `curves`: Table 2's learning-curve summary, if recorded)."""
     if name == "pendulum_interpolation":
         return pendulum_verdicts(data, labels)
-    return {"table1": table1_verdicts, "sensitivity": sensitivity_verdicts, "smoothness": smoothness_verdicts,
-            "table2": table2_verdicts}[name](data)
+    if name == "table2":
+        return table2_verdicts(data, curves)
+    by_table = {"table1": table1_verdicts, "sensitivity": sensitivity_verdicts, "smoothness": smoothness_verdicts}
+    return by_table[name](data)
 
 
 def _demoted(markdown: str, level: int) -> str:

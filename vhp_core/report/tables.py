@@ -5,6 +5,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from vhp_core.io import write_text
@@ -147,6 +148,37 @@ def table2(nll: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
                 **_comparison_columns(comparisons.get(method), methods[0]),
             })
     return pd.DataFrame(rows)
+
+
+CURVE_TAIL = 1 / 3
+"""The final share of training over which a learning curve's recent slope is fitted (at least its last two points)."""
+
+
+CURVE_COLUMNS = ["dataset", "method", "label", "n_seeds", "samples", "n_items", "last_epoch", "nll_last", "paper_nll",
+                 "gap_to_paper", "slope_from_epoch", "slope_per_10_epochs"]
+
+
+def curve_summary(curves: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """Where each (dataset, method)'s learning curve ended and how fast it was still falling: the cheap NLL
+    estimate (mean over seeds) at the last epoch all seeds reached, the paper's value and the gap to it, and the
+    least-squares slope over the final third of the epochs, in nats per 10 epochs (negative: still falling)."""
+    rows = []
+    curves = curves.dropna(subset=["nll"])
+    for dataset in dict.fromkeys(curves["dataset"]):
+        for method, label in labels.items():
+            runs = curves[(curves["dataset"] == dataset) & (curves["method"] == method)]
+            if runs.empty:
+                continue
+            last = int(runs.groupby("seed")["epoch"].max().min())
+            mean = runs[runs["epoch"] <= last].groupby("epoch")["nll"].mean()
+            tail = mean[mean.index >= last * (1 - CURVE_TAIL)]
+            tail = tail if len(tail) >= 2 else mean.iloc[-2:]
+            slope = 10 * float(np.polyfit(tail.index.to_numpy(float), tail.to_numpy(), 1)[0]) if len(tail) > 1 else None
+            paper = TABLE2_NLL.get(method, {}).get(dataset)
+            rows.append([dataset, method, label, runs["seed"].nunique(), int(runs["samples"].iloc[0]),
+                         int(runs["n_items"].iloc[0]), last, float(mean.loc[last]), paper,
+                         None if paper is None else float(mean.loc[last]) - paper, int(tail.index[0]), slope])
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
 def active_units_table(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:

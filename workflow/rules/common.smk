@@ -207,14 +207,20 @@ def get_final_output():
     ]
 
 
-def doc_part(csv, md, figures):
-    return {"csv": str(csv), "md": md and str(md), "figures": [str(f) for f in figures]}
+def doc_part(csv, md, figures, curves=None):
+    return {
+        "csv": str(csv),
+        "md": md and str(md),
+        "figures": [str(f) for f in figures],
+        "curves": curves and str(curves),
+    }
 
 
 def results_doc_parts():
-    """Per section of docs/results.md (config results_doc/sections): the CSV its verdicts read, the Markdown
-    table it shows (if any) and the figures it links, each an output of the rule that makes it (so called
-    only once every rule file is included)."""
+    """Per section of docs/results (config results_doc/sections): the CSV its verdicts read, the Markdown
+    table it shows (if any), the figures it links and Table 2's learning-curve summary (if any), each an
+    output of the rule that makes it (so called only once every rule file is included).
+    """
     parts = {}
     for name in config["results_doc"]["sections"]:
         if name == "table1":
@@ -235,8 +241,11 @@ def results_doc_parts():
             parts[name] = doc_part(o.seeds_csv, o.md, figures)
         else:
             o = rules.table2.output
-            curves = [rules.table2_curves.output.png] if CURVE_DATASETS else []
-            parts[name] = doc_part(o.csv, o.md, [o.png, *curves])
+            if CURVE_DATASETS:
+                c = rules.table2_curves.output
+                parts[name] = doc_part(o.csv, o.md, [o.png, c.png], c.csv)
+            else:
+                parts[name] = doc_part(o.csv, o.md, [o.png])
     return parts
 
 
@@ -244,7 +253,7 @@ def results_doc_inputs():
     return [
         p
         for part in results_doc_parts().values()
-        for p in [part["csv"], part["md"], *part["figures"]]
+        for p in [part["csv"], part["md"], part["curves"], *part["figures"]]
         if p
     ]
 

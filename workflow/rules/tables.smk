@@ -101,7 +101,8 @@ if "sensitivity" in config:
 if CURVE_DATASETS:
 
     rule table2_curves:
-        """Table 2's learning curves: cheap NLL estimates over training, the paper's values marked."""
+        """Table 2's learning curves: cheap NLL estimates over training, the paper's values marked; where
+        each curve ended and its slope over the last third of training (CSV)."""
         input:
             run_files(
                 "curve.csv",
@@ -116,6 +117,7 @@ if CURVE_DATASETS:
                 category="Table 2",
             ),
             pdf="results/figures/table2_curves.pdf",
+            csv="results/tables/table2_curves.csv",
         log:
             "logs/tables/table2_curves.log",
         localrule: True

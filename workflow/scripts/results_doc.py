@@ -13,9 +13,10 @@ start(snakemake)
 generated = f"{datetime.date.today().isoformat()}, config: {' + '.join(snakemake.params.configfiles)}"
 for (name, part), page in zip(snakemake.params.parts.items(), snakemake.output.pages, strict=True):
     section = doc.Section(markdown="" if part["md"] is None else Path(part["md"]).read_text(),
-                          sources=[p for p in (part["csv"], part["md"]) if p], figures=part["figures"],
-                          scale=snakemake.params.scales[name])
-    verdicts = doc.verdicts(name, pd.read_csv(part["csv"]), snakemake.params.labels)
+                          sources=[p for p in (part["csv"], part["md"], part["curves"]) if p],
+                          figures=part["figures"], scale=snakemake.params.scales[name])
+    curves = None if part["curves"] is None else pd.read_csv(part["curves"])
+    verdicts = doc.verdicts(name, pd.read_csv(part["csv"]), snakemake.params.labels, curves)
     write_text(page, doc.section_page(name, section, verdicts, generated))
 folder = Path(snakemake.output.index).with_suffix("")
 pages = {name: (folder / f"{name}.md").read_text() for name in doc.SECTIONS if (folder / f"{name}.md").exists()}
