@@ -217,6 +217,10 @@ def test_smoke_dag_table2_fills_every_cell(workdir):
             assert (workdir / "results" / "figures" / f"{name}.{ext}").stat().st_size > 10_000, name
     curve = pd.read_csv(workdir / "results" / "dynamic_mnist" / "vhp_rewo" / "seed1" / "curve.csv")
     assert curve["epoch"].tolist() == [1] and curve["nll"].between(50, 2000).all()
+    ended = pd.read_csv(workdir / "results" / "tables" / "table2_curves.csv").set_index(["dataset", "method"])
+    rewo = ended.loc[("dynamic_mnist", "vhp_rewo")]
+    assert (rewo["last_epoch"], rewo["nll_last"]) == (1, pytest.approx(curve["nll"].iloc[0]))
+    assert rewo["gap_to_paper"] == pytest.approx(curve["nll"].iloc[0] - 78.88) and pd.isna(rewo["slope_per_10_epochs"])
 
 
 @pytest.mark.skipif(not MIRROR.exists(), reason=f"the data mirror {MIRROR} is not on this machine")
