@@ -212,8 +212,9 @@ def curve_verdict(dataset: str, rows: pd.DataFrame) -> str:
            f"since epoch {r.slope_from_epoch}")
         for r in rows.itertuples())
     falling = rows[rows["slope_per_10_epochs"] < -STILL_FALLING]
+    ended = _joined([str(e) for e in sorted(set(rows["last_epoch"]))])
     return (f"{dataset} learning curves (S = {first['samples']} on {first['n_items']} fixed test items, a looser "
-            f"bound than Table 2's, so above it), at epoch {_joined(sorted({str(e) for e in rows['last_epoch']}))}: "
+            f"bound than Table 2's, so above it), at epoch {ended}: "
             f"{each}. Still falling by more than {STILL_FALLING} nats per 10 epochs when training ended: "
             + (_joined(list(falling["label"])) if len(falling) else "none") + ".")
 
