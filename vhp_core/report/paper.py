@@ -16,6 +16,13 @@ TABLE2_NLL = {  # nats; columns by our dataset names ("omniglot" is Burda et al.
     "iwae_l2": {"dynamic_mnist": 80.66, "static_mnist": 82.83, "fashion_mnist": 225.39, "omniglot": 101.83},
 }
 
+
+
+def paper_nll(method: str, dataset: str) -> float | None:
+    """The paper's Table 2 NLL for a (method, dataset), or None where the paper reports none."""
+    return TABLE2_NLL.get(method, {}).get(dataset)
+
+
 NOT_COMPARABLE = {"omniglot_small": "a real Omniglot subset (8 alphabets), not the paper's OMNIGLOT split"}
 
 FIG4_SMOOTH_PATH = {"vhp_rewo": True, "vhp_geco": False, "iwae_l1": False}

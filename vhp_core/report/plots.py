@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from vhp_core.io import atomic_path
 from vhp_core.maths.schedules import rewo_update
-from vhp_core.report.paper import TABLE1_ABS_ERROR, TABLE2_NLL
+from vhp_core.report.paper import TABLE1_ABS_ERROR, paper_nll
 
 
 def save_figure(fig: plt.Figure, *paths: str | Path) -> None:
@@ -206,7 +206,7 @@ def learning_curves(curves: pd.DataFrame, labels: dict[str, str]) -> plt.Figure:
             if runs["seed"].nunique() > 1:
                 ax.fill_between(epochs, by_epoch.min().to_numpy(), by_epoch.max().to_numpy(), color=colours[method],
                                 alpha=0.2, lw=0)
-            paper = TABLE2_NLL.get(method, {}).get(dataset)
+            paper = paper_nll(method, dataset)
             if paper is not None:
                 ax.axhline(paper, color=colours[method], ls="--", lw=1)
                 marks.append(paper)

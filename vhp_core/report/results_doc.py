@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from vhp_core.report.paper import FIG4_SMOOTH_PATH, TABLE1_ABS_ERROR, TABLE2_NLL
+from vhp_core.report.paper import FIG4_SMOOTH_PATH, TABLE1_ABS_ERROR, paper_nll
 from vhp_core.report.tables import difference_text
 from vhp_core.report.tables import number_text as _f
 from vhp_core.runs.config import resolve_run
@@ -185,7 +185,7 @@ def table2_verdicts(table: pd.DataFrame, curves: pd.DataFrame | None = None) -> 
             continue
         ref = table.loc[table["method"] == rows["reference"].iloc[0]].iloc[0]  # the paper's method, even without NLL
         best = rows.loc[rows["nll_mean"].idxmin()]
-        paper = {r.label: TABLE2_NLL.get(r.method, {}).get(dataset) for r in rows.itertuples()}
+        paper = {r.label: paper_nll(r.method, dataset) for r in rows.itertuples()}
         paper = {k: v for k, v in paper.items() if v is not None}
         deltas = rows["delta"].dropna()
         against = ("" if deltas.empty else

@@ -10,7 +10,7 @@ import pandas as pd
 
 from vhp_core.io import write_text
 from vhp_core.maths.statistics import MIN_PAIRS, paired_bootstrap, spread
-from vhp_core.report.paper import NOT_COMPARABLE, TABLE1_ABS_ERROR, TABLE2_NLL
+from vhp_core.report.paper import NOT_COMPARABLE, TABLE1_ABS_ERROR, paper_nll
 
 
 def read_metrics(paths: list[str | Path]) -> pd.DataFrame:
@@ -136,7 +136,7 @@ def table2(nll: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         comparisons = paired_against_reference(here, "nll", methods)
         for method, label in labels.items():
             runs = here[here["method"] == method]
-            paper = TABLE2_NLL.get(method, {}).get(dataset)
+            paper = paper_nll(method, dataset)
             mean = runs["nll"].mean() if len(runs) else None
             rows.append({
                 "dataset": dataset, "method": method, "label": label, "n_seeds": len(runs), "nll_mean": mean,
@@ -174,7 +174,7 @@ def curve_summary(curves: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
             tail = mean[mean.index >= last * (1 - CURVE_TAIL)]
             tail = tail if len(tail) >= 2 else mean.iloc[-2:]
             slope = 10 * float(np.polyfit(tail.index.to_numpy(float), tail.to_numpy(), 1)[0]) if len(tail) > 1 else None
-            paper = TABLE2_NLL.get(method, {}).get(dataset)
+            paper = paper_nll(method, dataset)
             rows.append([dataset, method, label, runs["seed"].nunique(), int(runs["samples"].iloc[0]),
                          int(runs["n_items"].iloc[0]), last, float(mean.loc[last]), paper,
                          None if paper is None else float(mean.loc[last]) - paper, int(tail.index[0]), slope])
