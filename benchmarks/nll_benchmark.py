@@ -3,7 +3,7 @@
 
 Not part of the test suite. Random weights: the matmuls' cost does not depend on training, the
 elementwise work's does (a trained decoder's logits reach -100 and below, where softplus meets
-denormals); tune_process flushes them, here as in evaluate_nll. Full scale (the defaults; about 15
+denormals); tune_cpu_process flushes them, here as in evaluate_nll. Full scale (the defaults; about 15
 minutes on one thread, most of it the N = 10,000 memory probe at S = 5000):
 
     python benchmarks/nll_benchmark.py --out nll_benchmark.json
@@ -29,8 +29,9 @@ from scipy.special import logsumexp
 from torch import nn
 from torch.utils import benchmark
 
+from vhp_core.devices import tune_cpu_process
 from vhp_core.maths.model import VAE, ModelConfig
-from vhp_core.maths.nll import DEFAULT_BATCH, DEFAULT_CHUNK, importance_sampled_nll, tune_process
+from vhp_core.maths.nll import DEFAULT_BATCH, DEFAULT_CHUNK, importance_sampled_nll
 
 REFERENCE_MB = 100  # rows per forward pass in vae_vampprior's calculate_likelihood
 MATMUL_SIZE = 2048  # square float32 matmul for the machine's peak
@@ -136,7 +137,7 @@ def memory_mib(field: str) -> float:
 
 def probe_memory(model_name: str, n: int, samples: int, threads: int, seed: int) -> dict[str, float]:
     """Run in a fresh process: resident set before the NLL and its high-water mark after."""
-    tune_process()  # as evaluate_nll does, before the first parallel op
+    tune_cpu_process()  # as evaluate_nll does, before the first parallel op
     torch.set_num_threads(threads)
     model, x = mnist_model(model_name, seed), binary_data(n, seed)
     before = memory_mib("VmRSS")
@@ -192,7 +193,7 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         f"NLL benchmark: {r['model']} model, S = {r['samples']}, {r['threads']} thread(s), "
         f"chunk {r['chunk']} x batch {r['batch_size']}, torch {r['torch']}, "
-        f"tune_process (denormals flushed, malloc keeps freed memory): {r['tuned_process']}",
+        f"tune_cpu_process (denormals flushed, malloc keeps freed memory): {r['tuned_process']}",
         "",
         "| measure | value |",
         "|---|---|",
@@ -239,7 +240,7 @@ def main() -> None:
         return
     if args.out is None:
         parser.error("--out is required")
-    tuned = tune_process()  # as evaluate_nll does, before the first parallel op; the reference runs under it too
+    tuned = tune_cpu_process()  # as evaluate_nll does, before the first parallel op; the reference runs under it too
     torch.set_num_threads(args.threads)
     results = run(args, tuned)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")

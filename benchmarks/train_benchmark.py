@@ -23,7 +23,7 @@ Cells
     GECO schedule with nu = 0 (Eq. 5 then leaves log beta at beta_init) and beta_init 1e-40 or 1; the
     held beta is read back from each run's summary. 1e-40 is a float32 denormal: unflushed, the
     gradient through beta * F fills the backward pass with denormals. The trainer flushes them
-    (`torch.set_flush_denormal(True)` in `fit_pack`), but the flag is per thread: it reaches the
+    (`tune_cpu_process` in `fit_pack`), but the flag is per thread: it reaches the
     calling thread and threads started after it, not an intra-op (OpenMP) thread pool that already
     runs. So the cell reports (i) the ratio as the trainer runs it in this process (whose pool has
     run the matmul peak, as a workflow job's has run its data loading), with a probe after the runs:

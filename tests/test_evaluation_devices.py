@@ -79,7 +79,7 @@ def evaluations(config: dict) -> dict:
 
 @pytest.fixture
 def unflushed():
-    """evaluate_nll tunes the process (tune_process): leave denormals as torch's default for the tests after."""
+    """evaluate_nll tunes the process (tune_cpu_process): leave denormals as torch's default for the tests after."""
     yield
     torch.set_flush_denormal(False)
 

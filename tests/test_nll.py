@@ -204,8 +204,9 @@ def test_vampprior_pseudo_inputs_are_encoded_once_per_evaluation_not_once_per_ch
 TUNED_PROCESS = """
 import resource, torch
 from vhp_core.maths.model import VAE, ModelConfig
-from vhp_core.maths.nll import importance_sampled_nll, tune_process
-assert tune_process(), "glibc refused the settings"
+from vhp_core.devices import tune_cpu_process
+from vhp_core.maths.nll import importance_sampled_nll
+assert tune_cpu_process(), "glibc refused the settings"
 torch.set_num_threads(2)
 tiny = torch.full((1 << 20,), 1e-30) * 1e-10  # 1e-40, a denormal; 4 MiB: computed by both threads
 flushed = tiny.eq(0).float().mean().item()
@@ -222,11 +223,11 @@ print(flushed, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 1
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tune_process sets glibc's malloc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tune_cpu_process sets glibc's malloc")
 def test_a_tuned_process_flushes_denormals_on_every_thread_and_reuses_the_nlls_memory():
     """In a fresh interpreter (the settings are per process, the flush per thread): every intra-op
     thread flushes, and NLL model calls on the MNIST-sized model fault no pages back in, but for a rare
-    new high-water mark (1,532 pages for one 2,000 x 784 buffer over 10 calls). Without tune_process
+    new high-water mark (1,532 pages for one 2,000 x 784 buffer over 10 calls). Without tune_cpu_process
     most runs fault about 4,200 pages (16 MiB) per call; some heap layouts happen to avoid it."""
     out = subprocess.run([sys.executable, "-c", TUNED_PROCESS], check=True, capture_output=True, text=True).stdout
     flushed, faults = map(float, out.split())

@@ -471,3 +471,38 @@ def test_counts_above_what_the_data_hold_stop_before_training_and_before_an_nll(
                                           "test items"):
         evaluate_nll(tmp_path / "run" / "model.pt", samples=2, n_items=n_test + 1)
     assert evaluate_nll(tmp_path / "run" / "model.pt", samples=2, n_items=n_test)["n_items"] == n_test
+
+
+PACK_PAGE_FAULTS = """
+import resource, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import train_benchmark as tb
+from vhp_core.runs import train
+from vhp_core.runs.config import load_config
+specs = [tb.run_spec(load_config(tb.CONFIG), "pendulum", "vhp_rewo", seed, 1) for seed in (1, 2)]
+for spec in specs:
+    spec["training"].update(epochs=1, train_items=4000)
+    spec["runtime"] = {**spec["runtime"], "log_every": 10}
+faults = []
+log_point = train._Trainer._log_point
+def counted(self, *args, **kwargs):
+    log_point(self, *args, **kwargs)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+train._Trainer._log_point = counted
+with tempfile.TemporaryDirectory() as tmp:
+    train.fit_pack(specs, tb.synthetic_splits("pendulum", 4000), [Path(tmp) / str(s["seed"]) for s in specs],
+                   progress=False)
+print(max(b - a for a, b in zip(faults[1:], faults[2:])) / 10)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="counts glibc malloc's page faults")
+def test_training_reuses_freed_memory_instead_of_faulting_it_back_in():
+    """A pack of 2 pendulum VHP + REWO runs at the default architecture (K = 16: 1,600-row prior
+    activations) in a fresh interpreter: after the first log point a step faults (almost) no pages,
+    as `tune_cpu_process` has malloc keep freed memory. Without it, 2,000-2,200 faults per step."""
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    out = subprocess.run([sys.executable, "-c", PACK_PAGE_FAULTS, str(benchmarks)], check=True,
+                         capture_output=True, text=True).stdout
+    assert float(out) < 100, f"{out.strip()} page faults per training step"

@@ -1,5 +1,7 @@
 """Devices and random generators: one place that decides where tensors live and where their random
 numbers come from, so that a generator is always on the device of the tensors it draws for."""
+import ctypes
+import os
 from typing import Any
 
 import torch
@@ -52,3 +54,28 @@ def set_global_rng_state(state: dict[str, Any], device: torch.device) -> None:
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD_MAX = 32 << 20  # the largest M_MMAP_THRESHOLD glibc accepts on 64-bit
+KEEP_FREED = 1 << 30  # freed memory malloc may keep for reuse
+
+
+def tune_cpu_process() -> bool:
+    """Process-wide settings training and the NLL run fastest under on a CPU; call it before the first
+    parallel op, so that torch's intra-op threads, started then, inherit the first (each keeps its own).
+
+    Denormals flush to zero: GECO's beta reaches 1e-42 and below (a step then runs 24x slower) and a
+    trained decoder's logits reach -100 and below, where softplus meets denormals (the NLL of the
+    trained pendulum models: 1.9-2.8x faster flushed, the same to 1e-6 nats); what is flushed lies
+    below 1.2e-38. And glibc's malloc keeps freed memory (up to 1 GiB) for reuse: by default it trims
+    the heap's free top beyond about twice the largest block freed so far, so each model call faulted
+    back in the tens of MiB of temporaries the previous one freed (NLL: a quarter of the time on 2
+    threads; a pack of 5 pendulum runs: about 2,000 page faults per step, 240 tuned, 7% of the step);
+    the peak resident set does not change. Returns whether malloc took the settings (False if not glibc).
+    """
+    torch.set_flush_denormal(True)
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None) if os.name == "posix" else None
+    if mallopt is None:
+        return False
+    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) == 1 and mallopt(M_TRIM_THRESHOLD, KEEP_FREED) == 1

@@ -5,9 +5,7 @@
 with the samples drawn and weighted by `VAE.log_importance_weights` (joint samples for two-level
 priors), S split into chunks so that memory is bounded by chunk x batch_size whatever S is.
 """
-import ctypes
 import math
-import os
 
 import torch
 from tqdm import tqdm
@@ -17,30 +15,6 @@ from vhp_core.maths.model import VAE
 
 DEFAULT_CHUNK = 100  # importance samples per model call
 DEFAULT_BATCH = 20  # data items per model call: 2,000 rows, fastest of 500-40,000 on a CPU thread; ~40 MiB (MNIST)
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-MMAP_THRESHOLD_MAX = 32 << 20  # the largest M_MMAP_THRESHOLD glibc accepts on 64-bit
-KEEP_FREED = 1 << 30  # freed memory malloc may keep for reuse
-
-
-def tune_process() -> bool:
-    """Process-wide settings the NLL runs fastest under; call it before the first parallel op, so that
-    torch's intra-op threads, started then, inherit the first (each thread keeps its own).
-
-    Denormals flush to zero: a trained decoder's logits reach -100 and below, where softplus meets
-    denormals and runs up to 10x slower (the NLL of the trained pendulum models: 1.9-2.8x faster
-    flushed, the same to 1e-6 nats); what is flushed lies below 1.2e-38. And glibc's malloc keeps
-    freed memory (up to 1 GiB) for reuse: by default it trims the heap's free top beyond about twice
-    the largest block freed so far, and each model call frees tens of MiB of (S, B, D) temporaries,
-    so every next call faulted those pages back in (a quarter of the time on 2 threads); the peak
-    resident set does not change. Returns whether malloc took the settings (False if not glibc).
-    """
-    torch.set_flush_denormal(True)
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None) if os.name == "posix" else None
-    if mallopt is None:
-        return False
-    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) == 1 and mallopt(M_TRIM_THRESHOLD, KEEP_FREED) == 1
-
-
 @torch.no_grad()
 def importance_sampled_nll(model: VAE, x: torch.Tensor, samples: int = 5000, chunk: int = DEFAULT_CHUNK,
                            batch_size: int = DEFAULT_BATCH, progress: bool = False) -> torch.Tensor:

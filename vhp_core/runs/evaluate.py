@@ -9,10 +9,10 @@ import torch
 
 from vhp_core import datasets
 from vhp_core.datasets import DATASETS
-from vhp_core.devices import module_device, resolve_device
+from vhp_core.devices import module_device, resolve_device, tune_cpu_process
 from vhp_core.maths.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
 from vhp_core.maths.model import VAE
-from vhp_core.maths.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary, tune_process
+from vhp_core.maths.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary
 from vhp_core.runs.config import check_data_sizes
 from vhp_core.runs.train import load_model, neg_elbo
 
@@ -43,7 +43,7 @@ def encode_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.T
 
 def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> dict[str, Any]:
     """Importance-sampled test NLL of one trained run (Table 2), on `n_items` random test items (or all)."""
-    tune_process()
+    tune_cpu_process()
     model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from vhp_core import datasets
 from vhp_core.datasets import Splits
-from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state
+from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state, tune_cpu_process
 from vhp_core.io import atomic_path, require_writable
 from vhp_core.maths.model import VAE, ModelConfig
 from vhp_core.maths.nll import importance_sampled_nll, nll_subset, nll_summary
@@ -230,7 +230,7 @@ def fit_pack(specs: Sequence[dict[str, Any]], splits: Splits, run_dirs: Sequence
     device = resolve_device(specs[0]["device"])
     torch.set_num_threads(specs[0]["torch_threads"])
     if device.type == "cpu":
-        torch.set_flush_denormal(True)  # GECO's beta reaches 1e-42 and below: denormals slow a step 24x
+        tune_cpu_process()
     with ExitStack() as held, _SigtermFlag() as sigterm:
         locks = [held.enter_context(RunLock(d)) for d in run_dirs]  # one training per run folder at a time
         runs = [_open_run(s, Path(d), device) for s, d in zip(specs, run_dirs, strict=True)]
