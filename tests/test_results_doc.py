@@ -166,6 +166,26 @@ def test_the_index_keeps_every_page_in_order_with_its_own_generation_and_names_w
     assert page.count("Not generated yet") == 3 and "`results_doc/sections: [smoothness]`" in page
 
 
+def test_tagged_pages_stand_beside_the_sections_untagged_page_in_the_index():
+    """Two parts of the sensitivity study, one tagged: both pages are listed under the section, the untagged
+    one first, each with its own title, link, generation and verdicts; the other sections are untouched."""
+    section = doc.Section(markdown="", sources=["t.csv"], figures=["results/figures/f.png"], scale="s")
+    assert [doc.page_name("sensitivity"), doc.page_name("sensitivity", "nu")] == ["sensitivity", "sensitivity-nu"]
+    assert doc.section_of("sensitivity-nu") == doc.section_of("sensitivity") == "sensitivity"
+    tagged = doc.section_page("sensitivity", section, ["nu verdict"], "2026-12-07, config: part3.yaml", tag="nu")
+    assert tagged.startswith("# What Table 1's headline depends on (sensitivity study) (nu)\n")
+    assert "![What Table 1's headline depends on (sensitivity study) (nu)](../../results/figures/f.png)" in tagged
+    pages = {"sensitivity-nu": tagged,
+             "sensitivity": doc.section_page("sensitivity", section, ["kappa verdict"], "2026-12-06, config: p2.yaml")}
+    page = doc.index(pages)
+    headings = re.findall(r"^## (.+)$", page, re.M)
+    assert headings[1:3] == ["[What Table 1's headline depends on (sensitivity study)](results/sensitivity.md)",
+                             "[What Table 1's headline depends on (sensitivity study) (nu)](results/sensitivity-nu.md)"]
+    assert "Generated 2026-12-07, config: part3.yaml.\n\n- nu verdict" in page
+    assert "Generated 2026-12-06, config: p2.yaml.\n\n- kappa verdict" in page
+    assert page.count("Not generated yet") == 4
+
+
 def test_the_index_refuses_a_page_it_did_not_write():
     with pytest.raises(ValueError, match="not a page written by results_doc"):
         doc.index({"table1": "# Table 1\n\nwritten by hand\n"})

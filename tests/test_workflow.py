@@ -312,6 +312,17 @@ def test_results_doc_is_generated_from_the_tables_it_shows(workdir, tmp_path):
     assert "config: config.yaml + smoke.yaml + only_table1.yaml" in (docs / "results.md").read_text()
     assert "config: config.yaml + sensitivity.yaml + smoke.yaml + one_seed.yaml" in again["table2"]
 
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text("results_doc: {sections: [table1], tag: part2}\n")
+    run = subprocess.run([*SNAKEMAKE, "--cores", "2", "results_doc", "--configfile", "workflow/config/smoke.yaml",
+                          str(tagged)], cwd=workdir, capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    third = {p.stem: p.read_text() for p in (docs / "results").glob("*.md")}
+    assert {k: v for k, v in third.items() if k != "table1-part2"} == again  # the untagged page stays
+    assert third["table1-part2"].startswith("# Table 1: the pendulum's angle read-outs (part2)\n")
+    assert re.findall(r"^## \[.+\]\(results/(table1[\w-]*)\.md\)$", (docs / "results.md").read_text(), re.M) == [
+        "table1", "table1-part2"]
+
 # ---------------------------------------------------------------------------------------------------
 # The SLURM profile on a real single-node SLURM: after the local smoke runs above, whose tables it must equal.
 

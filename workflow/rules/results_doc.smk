@@ -1,11 +1,14 @@
 rule results_doc:
-    """docs/results/{section}.md per configured section: its table, figures and verdicts, computed
+    """docs/results/{section}.md (or {section}-{tag}.md) per configured section: its table, figures and verdicts, computed
     from its files; docs/results.md indexes every section page there, the others' as they were.
     """
     input:
         results_doc_inputs(),
     output:
-        pages=expand("docs/results/{name}.md", name=config["results_doc"]["sections"]),
+        pages=[
+            f"docs/results/{page_name(name, config['results_doc'].get('tag'))}.md"
+            for name in config["results_doc"]["sections"]
+        ],
         index="docs/results.md",
     log:
         "logs/results_doc.log",
@@ -17,5 +20,6 @@ rule results_doc:
         scales=scale_notes(config),
         labels=method_labels(config["methods"]),
         configfiles=config_files(),
+        tag=config["results_doc"].get("tag"),
     script:
         "../scripts/results_doc.py"

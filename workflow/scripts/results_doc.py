@@ -17,7 +17,7 @@ for (name, part), page in zip(snakemake.params.parts.items(), snakemake.output.p
                           figures=part["figures"], scale=snakemake.params.scales[name])
     curves = None if part["curves"] is None else pd.read_csv(part["curves"])
     verdicts = doc.verdicts(name, pd.read_csv(part["csv"]), snakemake.params.labels, curves)
-    write_text(page, doc.section_page(name, section, verdicts, generated))
+    write_text(page, doc.section_page(name, section, verdicts, generated, snakemake.params.tag))
 folder = Path(snakemake.output.index).with_suffix("")
-pages = {name: (folder / f"{name}.md").read_text() for name in doc.SECTIONS if (folder / f"{name}.md").exists()}
+pages = {p.stem: p.read_text() for p in sorted(folder.glob("*.md")) if doc.section_of(p.stem) in doc.SECTIONS}
 write_text(snakemake.output.index, doc.index(pages))
