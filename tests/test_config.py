@@ -212,10 +212,11 @@ def test_a_sensitivity_level_naming_an_unknown_method_is_refused(smoke_config):
 @pytest.mark.parametrize("sections, match", [
     (["table1", "sensitivity"], r"results_doc/sections: 'sensitivity' needs a `sensitivity` study"),
     (["table3"], r"config key results_doc/sections/0: 'table3' is not one of"),
-    ([], r"config key results_doc/sections: \[\] should be non-empty")])
+    ([], r"config key results_doc/sections: \[\] should be non-empty"),
+    ({"sections": ["table1"], "tag": "part-2"}, r"config key results_doc/tag: 'part-2' does not match")])
 def test_results_doc_sections_are_checked_before_any_work(smoke_config, sections, match):
     config = copy.deepcopy(smoke_config)
-    config["results_doc"] = {"sections": sections}
+    config["results_doc"] = sections if isinstance(sections, dict) else {"sections": sections}
     with pytest.raises(ConfigError, match=match):
         validate(config)
 
