@@ -17,7 +17,6 @@ TABLE2_NLL = {  # nats; columns by our dataset names ("omniglot" is Burda et al.
 }
 
 
-
 def paper_nll(method: str, dataset: str) -> float | None:
     """The paper's Table 2 NLL for a (method, dataset), or None where the paper reports none."""
     return TABLE2_NLL.get(method, {}).get(dataset)

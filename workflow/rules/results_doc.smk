@@ -1,3 +1,8 @@
+TAG = config["results_doc"].get(
+    "tag"
+)  # pages as {section}-{TAG}.md beside the untagged ones
+
+
 rule results_doc:
     """docs/results/{section}.md (or {section}-{tag}.md) per configured section: its table, figures and verdicts, computed
     from its files; docs/results.md indexes every section page there, the others' as they were.
@@ -6,7 +11,7 @@ rule results_doc:
         results_doc_inputs(),
     output:
         pages=[
-            f"docs/results/{page_name(name, config['results_doc'].get('tag'))}.md"
+            f"docs/results/{page_name(name, TAG)}.md"
             for name in config["results_doc"]["sections"]
         ],
         index="docs/results.md",
@@ -20,6 +25,6 @@ rule results_doc:
         scales=scale_notes(config),
         labels=method_labels(config["methods"]),
         configfiles=config_files(),
-        tag=config["results_doc"].get("tag"),
+        tag=TAG,
     script:
         "../scripts/results_doc.py"

@@ -19,5 +19,5 @@ for (name, part), page in zip(snakemake.params.parts.items(), snakemake.output.p
     verdicts = doc.verdicts(name, pd.read_csv(part["csv"]), snakemake.params.labels, curves)
     write_text(page, doc.section_page(name, section, verdicts, generated, snakemake.params.tag))
 folder = Path(snakemake.output.index).with_suffix("")
-pages = {p.stem: p.read_text() for p in sorted(folder.glob("*.md")) if doc.section_of(p.stem) in doc.SECTIONS}
+pages = {p.stem: p.read_text() for p in folder.glob("*.md") if doc.section_of(p.stem) in doc.SECTIONS}
 write_text(snakemake.output.index, doc.index(pages))
