@@ -1,6 +1,5 @@
-TAG = config["results_doc"].get(
-    "tag"
-)  # pages as {section}-{TAG}.md beside the untagged ones
+# pages as {section}-{TAG}.md beside the untagged ones
+TAG = config["results_doc"].get("tag")
 
 
 rule results_doc:
