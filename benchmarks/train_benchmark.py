@@ -33,6 +33,10 @@ Cells
     calling thread, where 1e-40 is flushed to 0 before any parallel work); (iii) a control at 1e-40
     with the trainer's flush turned off (`--no-control` skips it: it is slow), which shows what
     flushing saves.
+(f) compile: a pack of VHP + REWO runs with the prior's bound compiled (`runtime/compile`, torch.compile
+    of the mapped loss call) against the same pack eager, on the pendulum (R = 5, the workflow's pack) and
+    on the MNIST architecture (R = 3): pack steps/s and their ratio; the compile time falls in the first
+    stretch, which is not timed. The config compiles the datasets where this ratio is above 1.
 (e) nll: `vhp_core.maths.nll.importance_sampled_nll` against the per-point reference loop of
     `benchmarks/nll_benchmark.py` (`reference_nll`, imported), both on the IWAE (L=1) MNIST model with
     random weights and S importance samples, random binary images: points/s and their ratio.
@@ -121,12 +125,15 @@ class Sizes:
     nll_samples: int
     nll_points: int
     nll_reference_points: int
+    compile_packs: tuple[tuple[str, int], ...]
 
 
 FULL = Sizes(seconds=6.0, calibrate=True, calibration_stretches=4, max_stretches=12, pack_sizes=(1, 3, 10),
-             mnist_pack_sizes=(1, 3), nll_samples=5000, nll_points=200, nll_reference_points=40)
+             mnist_pack_sizes=(1, 3), nll_samples=5000, nll_points=200, nll_reference_points=40,
+             compile_packs=(("pendulum", 5), ("mnist", 3)))
 QUICK = Sizes(seconds=0.3, calibrate=False, calibration_stretches=2, max_stretches=3, pack_sizes=(1, 3, 10),
-              mnist_pack_sizes=(1, 3), nll_samples=200, nll_points=20, nll_reference_points=5)
+              mnist_pack_sizes=(1, 3), nll_samples=200, nll_points=20, nll_reference_points=5,
+              compile_packs=(("pendulum", 2),))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -325,6 +332,25 @@ def pack_cell(config: dict[str, Any], arch: str, runs: int, threads: int, sizes:
                                                             "one_by_one": [asdict(r) for r in alone]}}
 
 
+def compile_cell(config: dict[str, Any], arch: str, runs: int, threads: int, sizes: Sizes) -> dict[str, Any]:
+    """(f) R VHP + REWO runs packed, the prior's bound compiled against eager: pack steps/s and their ratio.
+    Eager, compiled, eager again, compiled again, at one plan; the fastest step of each counts."""
+    dataset = ARCHITECTURES[arch]
+    specs = {on: [run_spec(config, dataset, "vhp_rewo", seed, threads) for seed in range(1, runs + 1)]
+             for on in (False, True)}
+    for on, pack in specs.items():
+        for spec in pack:
+            spec["runtime"] = {**spec["runtime"], "compile": on}
+    make = splits_maker(dataset)
+    first = pack_rate(specs[False], make, sizes)
+    rates: dict[bool, list[Rate]] = {False: [first], True: []}
+    for on in (True, False, True):
+        rates[on].append(pack_rate(specs[on], make, sizes, plan=first.plan))
+    eager, compiled = (1 / min(r.seconds_per_step for r in rates[on]) for on in (False, True))
+    return {"arch": arch, "runs": runs, "eager_steps_per_s": eager, "compiled_steps_per_s": compiled,
+            "speedup": compiled / eager, "timing": {str(on): [asdict(r) for r in rs] for on, rs in rates.items()}}
+
+
 def geco_spec(config: dict[str, Any], threads: int, beta: float) -> dict[str, Any]:
     """VHP + GECO's model on the MNIST architecture with beta held at `beta` (a constant schedule: the
     beta GECO reaches, without Eq. 5 moving it)."""
@@ -396,6 +422,7 @@ def run(threads: int, quick: bool, control: bool = True, child: bool = True) -> 
                        for arch in ARCHITECTURES for method in STEP_METHODS]
     results["pack"] = ([pack_cell(config, "pendulum", r, threads, sizes) for r in sizes.pack_sizes]
                        + [pack_cell(config, "mnist", r, threads, sizes) for r in sizes.mnist_pack_sizes])
+    results["compile"] = [compile_cell(config, arch, r, threads, sizes) for arch, r in sizes.compile_packs]
     results["geco"] = geco_cell(config, threads, sizes, control)
     if child:
         results["geco_all_threads_flushed"] = geco_cell_all_threads_flushed(threads, quick)
@@ -419,6 +446,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     """Every ratio the benchmark reports, by name (the test checks each is finite and positive)."""
     out = {f"fraction_of_peak/{c['arch']}/{c['method']}": c["fraction_of_peak"] for c in results["step"]}
     out |= {f"pack_speedup/{c['arch']}/R{c['runs']}": c["speedup"] for c in results["pack"]}
+    out |= {f"compile_speedup/{c['arch']}/R{c['runs']}": c["speedup"] for c in results["compile"]}
     out["geco_1e-40_over_1"] = results["geco"]["ratio"]
     if "unflushed_ratio" in results["geco"]:
         out["geco_1e-40_unflushed_over_1"] = results["geco"]["unflushed_ratio"]
@@ -452,6 +480,10 @@ def markdown(r: dict[str, Any]) -> str:
               "|---|---|---|---|"]
     lines += [f"| {c['arch']}, R = {c['runs']} | {c['packed_run_steps_per_s']:.1f} | "
               f"{c['one_by_one_run_steps_per_s']:.1f} | {c['speedup']:.2f}x |" for c in r["pack"]]
+    lines += ["", "| VHP + REWO pack, prior's bound compiled (runtime/compile) | eager pack steps/s | "
+              "compiled | compiled / eager |", "|---|---|---|---|"]
+    lines += [f"| {c['arch']}, R = {c['runs']} | {c['eager_steps_per_s']:.1f} | {c['compiled_steps_per_s']:.1f} | "
+              f"{c['speedup']:.2f}x |" for c in r["compile"]]
     lines += ["", "| GECO step, MNIST VHP (beta held: nu = 0) | ms/step | / beta = 1 |", "|---|---|---|",
               f"| beta = 1 | {g['beta_1']['ms_per_step']:.1f} | 1 |",
               f"| beta = {g['beta_1e-40']['held_beta']:.0e}, as the trainer runs it (denormals flushed in "

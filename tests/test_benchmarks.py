@@ -39,7 +39,8 @@ def test_train_benchmark_writes_its_tables_with_finite_ratios(tmp_path, monkeypa
     table = (tmp_path / "train_benchmark.md").read_text()
     assert "% of matmul peak" in table and "packed / one by one" in table and "points/s" in table
     ratios = written["ratios"]
-    assert len(ratios) == 8 + 3 + 3  # step cells, pack cells, GECO (+ all threads flushed) and NLL
+    assert len(ratios) == 8 + 3 + 1 + 3  # step cells, pack cells, compile (R = 2), GECO (+ all threads flushed), NLL
+    assert "compiled / eager" in table and results["compile"][0]["arch"] == "pendulum"
     assert all(math.isfinite(v) and v > 0 for v in ratios.values()), ratios
     assert {(c["arch"], c["method"]) for c in results["step"]} == {
         (a, m) for a in ("mnist", "pendulum") for m in ("vhp_rewo", "vampprior", "iwae_l1", "vae")}

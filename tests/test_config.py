@@ -18,6 +18,7 @@ from vhp_core.runs.config import (
     expand_likes,
     load_config,
     resolve_run,
+    run_digest,
     run_grid,
     sensitivity_levels,
     validate,
@@ -57,6 +58,7 @@ BAD = [
      "leaves no test images"),
     (lambda c: c["datasets"]["pendulum"]["interpolation"].update(neighbours=200), "pendulum/interpolation/neighbours",
      "200 neighbours need more than 200 nodes"),
+    (lambda c: c["runtime"].update(compile=["pendullum"]), "runtime/compile", "'pendullum' is not defined"),
 ]
 
 
@@ -151,6 +153,26 @@ def test_a_variant_states_only_what_differs(smoke_config):
     assert spec["dataset_kind"] == "pendulum" and "dataset_kind" not in rewo  # specs of registered datasets unchanged
     assert spec["data_root"] == f"{config['data']['root']}/variants/pendulum_thin" == data_root(config, "pendulum_thin")
     assert rewo["data_root"] == config["data"]["root"] and rewo["kappa2"] == config["datasets"]["pendulum"]["kappa2"]
+
+
+def test_runtime_compile_reaches_the_listed_datasets_and_their_variants_and_keeps_run_folders(smoke_config):
+    """A listed dataset compiles, and so does a variant of it (the sensitivity study's rod widths); others do
+    not; and compiling is a runtime choice: a run's folder (its digest) is the same either way, so turning it
+    on resumes the finished and checkpointed runs instead of training them again."""
+    config = copy.deepcopy(smoke_config)
+    config["datasets"]["pendulum_thin"] = {"like": "pendulum", "args": {"rod_width": 1.0}}
+    config["runtime"]["compile"] = ["pendulum"]
+    expand_likes(config)
+    validate(config)
+    compiles = {d: resolve_run(config, d, "vhp_rewo", 1)["runtime"]["compile"]
+                for d in ("pendulum", "pendulum_thin", "dynamic_mnist")}
+    assert compiles == {"pendulum": True, "pendulum_thin": True, "dynamic_mnist": False}
+    config["runtime"]["compile"] = ["pendulum_thin"]
+    assert not resolve_run(config, "pendulum", "vhp_rewo", 1)["runtime"]["compile"]
+    assert resolve_run(config, "pendulum_thin", "vhp_rewo", 1)["runtime"]["compile"]
+    on = resolve_run(config, "pendulum_thin", "vhp_rewo", 1)
+    config["runtime"]["compile"] = []
+    assert run_digest(on) == run_digest(resolve_run(config, "pendulum_thin", "vhp_rewo", 1))
 
 
 @pytest.mark.parametrize("like, message", [("vhp_rewoo", "methods/x/like: 'vhp_rewoo' is not defined"),

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from torch._dynamo.utils import counters
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from vhp_core.datasets import load
-from vhp_core.devices import DeviceError, make_generator, resolve_device
+from vhp_core.devices import DeviceError, compiler_works, make_generator, resolve_device
 from vhp_core.io import sha256_file
 from vhp_core.maths.nll import importance_sampled_nll, nll_subset
 from vhp_core.maths.objectives import Objective
@@ -130,6 +131,57 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
                         assert float(x[key]) == pytest.approx(float(y[key]), rel=1e-4, abs=1e-6), (run, name, key)
         files = {f.name for f in (tmp_path / "pack" / run).iterdir()}
         assert files == {f.name for f in (tmp_path / "alone" / run).iterdir()}
+
+
+def test_compiled_pack_trains_to_the_numbers_of_the_eager_pack(config, tmp_path):
+    """`runtime/compile` is a speed choice: two REWO runs (phase switch and prior initialisation inside the
+    stretch) packed, the prior's bound compiled, against the same pack eager, 4 epochs (40 steps). The
+    compiled loss is one graph without a break, so it reads nothing back to the host between log points
+    (a read would break the graph; the dispatch-mode test cannot see inside compiled code, which a
+    dispatch mode turns off). Tolerance as for packing: the fused kernels round differently."""
+    specs = {on: [make_spec(config, epochs=4, seed=s) for s in (1, 2)] for on in (False, True)}
+    for on, pack in specs.items():
+        for spec in pack:
+            spec["kappa2"] = 12.6**2
+            spec["runtime"]["compile"] = on
+    splits = load("pendulum", specs[True][0]["data_root"], specs[True][0]["dataset_args"])
+    eager = fit_pack(specs[False], splits, [tmp_path / "eager" / str(s) for s in (1, 2)], progress=False)
+    assert compiler_works(torch.device("cpu"))  # its probe compiled before the count starts
+    counters.clear()
+    compiled = fit_pack(specs[True], splits, [tmp_path / "compiled" / str(s) for s in (1, 2)], progress=False)
+    assert counters["stats"]["unique_graphs"] >= 1 and not counters["graph_break"], dict(counters)
+    for s, c, e in zip((1, 2), compiled, eager, strict=True):
+        assert c["final_phase"] == e["final_phase"] == "main" and c["steps"] == e["steps"] == 40
+        assert c["final_beta"] == pytest.approx(e["final_beta"], rel=1e-4)
+        assert_same_models(tmp_path / "compiled" / str(s) / "model.pt", tmp_path / "eager" / str(s) / "model.pt",
+                           rtol=1e-4, atol=1e-4)
+        for name in ("train_log.csv", "epochs.csv"):
+            rc, re_ = rows(tmp_path / "compiled" / str(s) / name), rows(tmp_path / "eager" / str(s) / name)
+            assert len(rc) == len(re_)
+            for x, y in zip(rc, re_, strict=True):
+                for key in x.keys() - {"seconds", "phase"}:
+                    assert float(x[key]) == pytest.approx(float(y[key]), rel=1e-4, abs=1e-6), (s, name, key)
+
+
+def test_without_a_working_compiler_training_warns_and_runs_eagerly(config, tmp_path, monkeypatch):
+    """A machine whose toolchain cannot build compiled kernels (no C++ compiler) gets a warning naming the
+    error and the config key, and training goes on eagerly instead of failing at its first step."""
+    def broken(fn, *args, **kwargs):
+        def call(*a, **k):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    compiler_works.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="No working C\\+\\+ compiler.*runtime/compile"):
+            assert compiler_works(torch.device("cpu")) is False
+        spec = make_spec(config, epochs=1)
+        spec["runtime"]["compile"] = True
+        splits = load("pendulum", spec["data_root"], spec["dataset_args"])
+        assert fit_pack([spec], splits, [tmp_path / "run"], progress=False)[0]["steps"] == 10
+    finally:
+        compiler_works.cache_clear()
 
 
 @pytest.mark.fault("interruption")

@@ -1,7 +1,9 @@
 """Devices and random generators: one place that decides where tensors live and where their random
 numbers come from, so that a generator is always on the device of the tensors it draws for."""
 import ctypes
+import functools
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -79,3 +81,19 @@ def tune_cpu_process() -> bool:
     if mallopt is None:
         return False
     return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) == 1 and mallopt(M_TRIM_THRESHOLD, KEEP_FREED) == 1
+
+
+@functools.cache
+def compiler_works(device: torch.device) -> bool:
+    """Whether `torch.compile` can build kernels for `device` here (the CPU's need a C++ compiler, CUDA's
+    Triton): compiles a tiny function with its backward once per process. Where it cannot, warns (naming
+    the error) and returns False, and training runs eagerly: compiling changes the speed, not the maths."""
+    x = torch.ones(4, device=device, requires_grad=True)
+    try:
+        torch.compile(lambda t: torch.tanh(t).sum())(x).backward()
+    except Exception as exc:  # any failure of the compiler toolchain, whatever its type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        warnings.warn(f"torch.compile cannot build kernels for {device} here ({type(exc).__name__}: {first}); "
+                      f"training runs without it (runtime/compile)", RuntimeWarning, stacklevel=2)
+        return False
+    return True

@@ -3,7 +3,6 @@ so that the trainer can hand each run noise drawn from the run's own generator o
 run draws exactly what it would alone. Outside a `source` block the draws come from torch's global RNG."""
 import contextlib
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
 
 import torch
 
@@ -41,22 +40,29 @@ class QueuedNoise(NoiseSource):
         return self.tensors[self.next - 1]
 
 
-_SOURCE: ContextVar[NoiseSource | None] = ContextVar("noise_source", default=None)
+class _Slot:
+    """The active source: a plain attribute, which torch.compile can trace (a ContextVar it cannot)."""
+
+    def __init__(self) -> None:
+        self.value: NoiseSource | None = None
+
+
+_SOURCE = _Slot()
 
 
 @contextlib.contextmanager
 def source(src: NoiseSource) -> Iterator[NoiseSource]:
     """Route every `standard_normal` inside the block to `src`."""
-    token = _SOURCE.set(src)
+    previous, _SOURCE.value = _SOURCE.value, src
     try:
         yield src
     finally:
-        _SOURCE.reset(token)
+        _SOURCE.value = previous
 
 
 def standard_normal(shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """N(0, I) noise of `shape` from the active source (torch's global RNG if none)."""
-    src = _SOURCE.get()
+    src = _SOURCE.value
     if src is None:
         return torch.randn(tuple(shape), dtype=dtype, device=device)
     return src.draw(tuple(shape), dtype, device)

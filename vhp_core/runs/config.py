@@ -214,6 +214,9 @@ def validate(config: dict[str, Any]) -> None:
             for entry in spec[key]:
                 with problems.check():
                     _check_defined(config, section, entry, f"tables/{table}/{key}")
+    for dataset in config["runtime"].get("compile", []):
+        with problems.check():
+            _check_defined(config, "datasets", dataset, "runtime/compile")
     for dataset, spec in config["datasets"].items():
         for method in spec.get("overrides", {}):
             with problems.check():
@@ -360,7 +363,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "seed": int(seed),
         "device": config["device"],
         "torch_threads": config["torch_threads"],
-        "runtime": dict(config["runtime"]),
+        "runtime": {**config["runtime"], "compile": bool({dataset, kind} & {*config["runtime"].get("compile", [])})},
         "data_root": data_root(config, dataset),
         **({} if kind == dataset else {"dataset_kind": kind}),  # only for variants: other specs stay as they were
         "dataset_args": ds["args"],

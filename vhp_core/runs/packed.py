@@ -72,6 +72,7 @@ class PackedModel:
         self._blueprint = copy.deepcopy(self.template)  # pristine: the template's slots get views below
         self._apply = _Apply(self.template)
         self._plans: dict[tuple, list[tuple[int, ...]]] = {}
+        self._mapped_fns: dict[tuple[Callable, bool], Callable] = {}
         self._slots = [(self.template.get_submodule(n.rpartition(".")[0]), n.rpartition(".")[2], kind)
                        for kind, names in (("_parameters", self.names), ("_buffers", list(self.buffers)))
                        for n in names]
@@ -96,22 +97,39 @@ class PackedModel:
         m.load_state_dict(self.state_dict(run))
         return m.to(self.flat.device)
 
-    def call(self, fn: Callable, args: Sequence[torch.Tensor], generators: Sequence[torch.Tensor]) -> Any:
+    def call(self, fn: Callable, args: Sequence[torch.Tensor], generators: Sequence[torch.Tensor],
+             compiled: bool = False) -> Any:
         """fn(model, *args) for every run, args and outputs with a leading run axis; the noise `fn` draws
-        through `vhp_core.maths.noise` comes from each run's own generator, in the order of a run alone."""
+        through `vhp_core.maths.noise` comes from each run's own generator, in the order of a run alone.
+        `compiled`: the runs' mapped call goes through `torch.compile` (compiled once per `fn`, with R = 1
+        too), which fuses the elementwise work of small layers (`devices.compiler_works` first)."""
         plan = self._plan(fn, args)
         draws = [torch.stack([torch.randn(shape, device=self.flat.device, generator=g) for g in generators])
                  for shape in plan]
-
-        def one(params: dict, buffers: dict, run_args: Sequence[torch.Tensor], run_draws: list) -> Any:
-            with noise.source(noise.QueuedNoise(run_draws)):
-                return functional_call(self._apply, {**_prefix(params), **_prefix(buffers)}, (fn, *run_args))
-
+        if compiled:
+            return self._mapped(fn, compiled=True)(self.params, self.buffers, list(args), draws)
         if self.runs == 1:
             with noise.source(noise.QueuedNoise([d[0] for d in draws])):
                 out = fn(self._bind_single(), *[a[0] for a in args])
             return tree_map(lambda t: t.unsqueeze(0), out)
-        return vmap(one, randomness="error")(self.params, self.buffers, list(args), draws)
+        return self._mapped(fn, compiled=False)(self.params, self.buffers, list(args), draws)
+
+    def _mapped(self, fn: Callable, compiled: bool) -> Callable:
+        """`fn` mapped over the run axis of (params, buffers, args, draws), compiled or not; made once per fn."""
+        key = (fn, compiled)
+        if key not in self._mapped_fns:
+            def one(params: dict, buffers: dict, run_args: Sequence[torch.Tensor], run_draws: list) -> Any:
+                with noise.source(noise.QueuedNoise(run_draws)):
+                    return functional_call(self._apply, {**_prefix(params), **_prefix(buffers)}, (fn, *run_args))
+
+            mapped = vmap(one, randomness="error")
+            if compiled and not any(c for _, c in self._mapped_fns):
+                # Dynamo caches compiled code per code object, and every vmapped function shares one; an earlier
+                # pack's entries guard on its own modules, can never pass here, and count towards the limit of
+                # 8 recompiles after which Dynamo silently runs eagerly: each pack starts from an empty cache
+                torch._dynamo.reset()
+            self._mapped_fns[key] = torch.compile(mapped) if compiled else mapped
+        return self._mapped_fns[key]
 
     def _bind_single(self) -> VAE:
         """With one run, the template's own slots hold views of the flat buffer: no swap per call."""

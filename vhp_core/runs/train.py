@@ -30,7 +30,14 @@ from tqdm import tqdm
 
 from vhp_core import datasets
 from vhp_core.datasets import Splits
-from vhp_core.devices import global_rng_state, make_generator, resolve_device, set_global_rng_state, tune_cpu_process
+from vhp_core.devices import (
+    compiler_works,
+    global_rng_state,
+    make_generator,
+    resolve_device,
+    set_global_rng_state,
+    tune_cpu_process,
+)
 from vhp_core.io import atomic_path, require_writable
 from vhp_core.maths.model import VAE, ModelConfig
 from vhp_core.maths.nll import importance_sampled_nll, nll_subset, nll_summary
@@ -49,7 +56,7 @@ LOG_FIELDS = ["step", "epoch", "loss", "rec", "kl", "c_hat", "beta", "phase"]
 EPOCH_FIELDS = ["epoch", "step", "train_loss", "valid_neg_elbo", "beta", "seconds"]
 CURVE_FIELDS = ["epoch", "step", "nll", "nll_stderr", "samples", "n_items", "seconds"]
 CURVE_SEED = 0  # the draws of every curve point of every run: differences between points are the model's
-RUNTIME_DEFAULTS = {"log_every": 100, "checkpoint_minutes": 10.0}
+RUNTIME_DEFAULTS = {"log_every": 100, "checkpoint_minutes": 10.0, "compile": False}
 """How a run is carried out, never what it computes: changing them resumes a checkpoint instead of restarting."""
 
 
@@ -292,6 +299,7 @@ class _Trainer:
                 run.generator.set_state(state["generator"])
                 set_global_rng_state(state["rng"], device)
                 run.checkpoint = None
+        self.compile = self.runtime["compile"] and compiler_works(device)  # the loss call (the prior's bound)
         objective = OBJECTIVES[spec["objective"]]
         samples, prior_k = objective.sample_counts(spec["k"])
         self.reconstruct = functools.partial(_reconstruct, samples=samples)
@@ -401,7 +409,7 @@ class _Trainer:
         if self.init_prior:
             self._initialise_prior(mu, std, trains_prior, gens)
         beta = self.schedules.beta
-        loss, kl = self.packed.call(self.loss, [z, log_q, rec, beta.float()], gens)
+        loss, kl = self.packed.call(self.loss, [z, log_q, rec, beta.float()], gens, compiled=self.compile)
         self.adam.zero_grad()
         loss.sum().backward()
         self.adam.step(trains_prior)
