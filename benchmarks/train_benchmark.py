@@ -33,13 +33,13 @@ Cells
     calling thread, where 1e-40 is flushed to 0 before any parallel work); (iii) a control at 1e-40
     with the trainer's flush turned off (`--no-control` skips it: it is slow), which shows what
     flushing saves.
+(e) nll: `vhp_core.maths.nll.importance_sampled_nll` against the per-point reference loop of
+    `benchmarks/nll_benchmark.py` (`reference_nll`, imported), both on the IWAE (L=1) MNIST model with
+    random weights and S importance samples, random binary images: points/s and their ratio.
 (f) compile: a pack of VHP + REWO runs with the prior's bound compiled (`runtime/compile`, torch.compile
     of the mapped loss call) against the same pack eager, on the pendulum (R = 5, the workflow's pack) and
     on the MNIST architecture (R = 3): pack steps/s and their ratio; the compile time falls in the first
     stretch, which is not timed. The config compiles the datasets where this ratio is above 1.
-(e) nll: `vhp_core.maths.nll.importance_sampled_nll` against the per-point reference loop of
-    `benchmarks/nll_benchmark.py` (`reference_nll`, imported), both on the IWAE (L=1) MNIST model with
-    random weights and S importance samples, random binary images: points/s and their ratio.
 
 What is timed
 -------------

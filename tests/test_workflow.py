@@ -94,8 +94,16 @@ def test_the_report_shows_the_tables_as_html_tables_in_a_real_browser(workdir, t
 
 
 def test_nothing_left_to_do_after_a_run(workdir):
+    """Also after a change of `runtime`, which says how a run is carried out (log rows, checkpoints, compiling),
+    never what it computes: Snakemake does not track it, so finished jobs are not run again."""
     dry = snakemake(workdir, "pendulum", "--dry-run")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+    changed_runtime = "runtime: {log_every: 7, checkpoint_minutes: 3, compile: [pendulum]}\n"
+    (workdir / "runtime_changed.yaml").write_text(changed_runtime)
+    changed = subprocess.run([*SNAKEMAKE, "--cores", "2", "pendulum", "--dry-run", "--configfile",
+                              "workflow/config/smoke.yaml", "runtime_changed.yaml"], cwd=workdir, capture_output=True,
+                             text=True)
+    assert changed.returncode == 0 and "Nothing to be done" in changed.stdout + changed.stderr, changed.stdout[-2000:]
 
 
 KILL_AT_RENAME = """\

@@ -92,8 +92,9 @@ def compiler_works(device: torch.device) -> bool:
     try:
         torch.compile(lambda t: torch.tanh(t).sum())(x).backward()
     except Exception as exc:  # any failure of the compiler toolchain, whatever its type
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        warnings.warn(f"torch.compile cannot build kernels for {device} here ({type(exc).__name__}: {first}); "
+        cause = getattr(exc, "inner_exception", None) or exc  # Dynamo wraps the backend's error
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        warnings.warn(f"torch.compile cannot build kernels for {device} here ({type(cause).__name__}: {first}); "
                       f"training runs without it (runtime/compile)", RuntimeWarning, stacklevel=2)
         return False
     return True

@@ -41,7 +41,8 @@ class QueuedNoise(NoiseSource):
 
 
 class _Slot:
-    """The active source: a plain attribute, which torch.compile can trace (a ContextVar it cannot)."""
+    """The active source: a plain attribute, which torch.compile can trace (a ContextVar it cannot). One per
+    process, so models must not be called from several threads at once (nothing here does)."""
 
     def __init__(self) -> None:
         self.value: NoiseSource | None = None

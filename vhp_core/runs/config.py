@@ -363,7 +363,7 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
         "seed": int(seed),
         "device": config["device"],
         "torch_threads": config["torch_threads"],
-        "runtime": {**config["runtime"], "compile": bool({dataset, kind} & {*config["runtime"].get("compile", [])})},
+        "runtime": run_runtime(config, dataset),
         "data_root": data_root(config, dataset),
         **({} if kind == dataset else {"dataset_kind": kind}),  # only for variants: other specs stay as they were
         "dataset_args": ds["args"],
@@ -381,12 +381,23 @@ def resolve_run(config: dict[str, Any], dataset: str, method: str, seed: int) ->
     }
 
 
+def run_runtime(config: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """How a run on `dataset` is carried out, never what it computes: the config's `runtime`, with `compile`
+    resolved to whether the dataset, or the dataset it is a variant of, is listed there."""
+    listed = {*config["runtime"].get("compile", [])}
+    return {**config["runtime"], "compile": bool({dataset, dataset_kind(config, dataset)} & listed)}
+
+
+def run_identity(spec: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec without its `runtime`: what the run computes. The workflow tracks this (a changed
+    runtime resumes, it does not make Snakemake rerun finished jobs) and the run's folder is keyed by it."""
+    return {k: v for k, v in spec.items() if k != "runtime"}
+
+
 def run_digest(spec: dict[str, Any]) -> str:
-    """12 hex digits of the sha256 of a resolved spec without its `runtime` (how a run is carried out, never
-    what it computes): the key of the folder a run trains in, so a changed config trains beside a finished
-    run instead of over it."""
-    identity = {k: v for k, v in spec.items() if k != "runtime"}
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    """12 hex digits of the sha256 of `run_identity(spec)`: the key of the folder a run trains in, so a
+    changed config trains beside a finished run instead of over it."""
+    return hashlib.sha256(json.dumps(run_identity(spec), sort_keys=True).encode()).hexdigest()[:12]
 
 
 Run = tuple[str, str, int]

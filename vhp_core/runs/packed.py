@@ -73,6 +73,7 @@ class PackedModel:
         self._apply = _Apply(self.template)
         self._plans: dict[tuple, list[tuple[int, ...]]] = {}
         self._mapped_fns: dict[tuple[Callable, bool], Callable] = {}
+        self.compiling = True  # False once compiling the step has failed: the calls run eagerly
         self._slots = [(self.template.get_submodule(n.rpartition(".")[0]), n.rpartition(".")[2], kind)
                        for kind, names in (("_parameters", self.names), ("_buffers", list(self.buffers)))
                        for n in names]
@@ -106,8 +107,14 @@ class PackedModel:
         plan = self._plan(fn, args)
         draws = [torch.stack([torch.randn(shape, device=self.flat.device, generator=g) for g in generators])
                  for shape in plan]
-        if compiled:
-            return self._mapped(fn, compiled=True)(self.params, self.buffers, list(args), draws)
+        if compiled and self.compiling:
+            try:
+                return self._mapped(fn, compiled=True)(self.params, self.buffers, list(args), draws)
+            except torch._dynamo.exc.BackendCompilerFailed as exc:  # raised before anything ran: go on eagerly
+                self.compiling = False
+                cause = getattr(exc, "inner_exception", None) or exc
+                warnings.warn(f"torch.compile failed on the training step ({type(cause).__name__}: {cause}); "
+                              f"training goes on without it (runtime/compile)", RuntimeWarning, stacklevel=2)
         if self.runs == 1:
             with noise.source(noise.QueuedNoise([d[0] for d in draws])):
                 out = fn(self._bind_single(), *[a[0] for a in args])
@@ -124,11 +131,12 @@ class PackedModel:
 
             mapped = vmap(one, randomness="error")
             if compiled and not any(c for _, c in self._mapped_fns):
-                # Dynamo caches compiled code per code object, and every vmapped function shares one; an earlier
-                # pack's entries guard on its own modules, can never pass here, and count towards the limit of
-                # 8 recompiles after which Dynamo silently runs eagerly: each pack starts from an empty cache
-                torch._dynamo.reset()
-            self._mapped_fns[key] = torch.compile(mapped) if compiled else mapped
+                # Dynamo keeps compiled code per code object, and every vmapped function shares one: the entries
+                # of other packs in this process (resume groups, other sizes, methods or priors in the benchmark
+                # and the tests) would add up towards its limit of 8, beyond which it silently runs eagerly.
+                # So each pack compiles afresh (Inductor's kernels come from its on-disk cache when they match).
+                torch.compiler.reset()
+            self._mapped_fns[key] = torch.compile(mapped, dynamic=False) if compiled else mapped
         return self._mapped_fns[key]
 
     def _bind_single(self) -> VAE:

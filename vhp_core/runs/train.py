@@ -567,7 +567,7 @@ class _Trainer:
         final = {"final_beta": float(s.beta[i]), "final_c_hat": float(s.c_hat[i]),
                  "final_phase": "initial" if bool(s.initial_phase[i]) else "main"}
         run.summary = {"steps": run.step, "epochs_run": run.epoch, "train_seconds": run.seconds, **final,
-                       "best_valid_epoch": run.best["epoch"]}
+                       "best_valid_epoch": run.best["epoch"], "compiled": self.compile and self.packed.compiling}
         self._checkpoint(i)  # a rerun of the pack (another run's output went missing) only republishes this one
         model_state = run.best["model"] if run.best["model"] is not None else self.packed.state_dict(i)
         _publish(run, model_state, self.splits.data_dim)

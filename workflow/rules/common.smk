@@ -8,6 +8,7 @@ from vhp_core.runs.config import (
     plan_packs,
     resolve_run,
     run_digest,
+    run_identity,
     run_grid,
     sensitivity_levels,
     validate,

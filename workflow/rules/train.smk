@@ -26,7 +26,8 @@ for pack in PACKS:
             runtime=train_runtime(pack),
             gpu=config["gpus_per_job"],
         params:
-            specs=[resolve_run(config, d, m, s) for d, m, s in pack],
+            # without `runtime`, which the script adds from the config: changing it must not rerun finished jobs
+            specs=[run_identity(resolve_run(config, d, m, s)) for d, m, s in pack],
             run_dirs=[run_folder(d, m, s) for d, m, s in pack],
         script:
             "../scripts/train.py"

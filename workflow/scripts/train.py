@@ -4,9 +4,11 @@ import logging
 
 from common import start
 
+from vhp_core.runs.config import run_runtime
 from vhp_core.runs.train import train_pack
 
 start(snakemake)
-summaries = train_pack(snakemake.params.specs, snakemake.params.run_dirs)
+specs = [{**spec, "runtime": run_runtime(snakemake.config, spec["dataset"])} for spec in snakemake.params.specs]
+summaries = train_pack(specs, snakemake.params.run_dirs)
 for run_dir, summary in zip(snakemake.params.run_dirs, summaries):
     logging.getLogger("train").info("%s finished: %s", run_dir, summary)
