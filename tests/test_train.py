@@ -133,17 +133,15 @@ def test_packed_runs_train_to_the_numbers_of_runs_alone(config, tmp_path):
         assert files == {f.name for f in (tmp_path / "alone" / run).iterdir()}
 
 
-@pytest.mark.parametrize("method", ["vhp_rewo", "iwae_l1"])
-def test_compiled_pack_trains_to_the_numbers_of_the_eager_pack(config, tmp_path, method):
-    """`runtime/compile` is a speed choice: two runs packed, the loss call compiled, against the same pack
-    eager, 4 epochs (40 steps): REWO (phase switch and prior initialisation inside the stretch) and IWAE (the
-    pendulum's other method, whose loss has no prior network). The compiled loss is one graph, compiled
-    once, without a break, so it reads nothing back to the host between log points (a read would break the
-    graph; the dispatch-mode test cannot see inside compiled code, which a dispatch mode turns off).
-    Tolerance as for packing: the fused kernels round differently, about 1e-6 relative per step."""
+def test_compiled_pack_trains_to_the_numbers_of_the_eager_pack(config, tmp_path):
+    """`runtime/compile` is a speed choice: two REWO runs packed (phase switch and prior initialisation inside
+    the stretch), the loss call compiled, against the same pack eager, 4 epochs (40 steps). The compiled loss
+    is one graph, compiled once, without a break, so it reads nothing back to the host between log points (a
+    read would break the graph; the dispatch-mode test cannot see inside compiled code, which a dispatch mode
+    turns off). Tolerance as for packing: the fused kernels round differently, about 1e-6 relative per step."""
     if not compiler_works(torch.device("cpu")):  # its probe compiles before the count below starts
         pytest.skip("torch.compile cannot build kernels on this machine")
-    specs = {on: [make_spec(config, method, epochs=4, seed=s) for s in (1, 2)] for on in (False, True)}
+    specs = {on: [make_spec(config, epochs=4, seed=s) for s in (1, 2)] for on in (False, True)}
     for on, pack in specs.items():
         for spec in pack:
             spec["kappa2"] = 12.6**2
@@ -168,9 +166,8 @@ def test_compiled_pack_trains_to_the_numbers_of_the_eager_pack(config, tmp_path,
                         assert x[key] == y[key], (s, name, key)
                     else:
                         assert float(x[key]) == pytest.approx(float(y[key]), rel=1e-4, abs=1e-6), (s, name, key)
-    if method == "vhp_rewo":
-        assert compiled[0]["final_phase"] == "main" and rows(tmp_path / "compiled" / "1" / "train_log.csv")[0][
-            "phase"] == "initial", "the stretch must cover REWO's phase switch"
+    assert compiled[0]["final_phase"] == "main" and rows(tmp_path / "compiled" / "1" / "train_log.csv")[0][
+        "phase"] == "initial", "the stretch must cover REWO's phase switch"
 
 
 class InvalidCxxCompiler(RuntimeError):
