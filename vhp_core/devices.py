@@ -92,9 +92,15 @@ def compiler_works(device: torch.device) -> bool:
     try:
         torch.compile(lambda t: torch.tanh(t).sum())(x).backward()
     except Exception as exc:  # any failure of the compiler toolchain, whatever its type
-        cause = getattr(exc, "inner_exception", None) or exc  # Dynamo wraps the backend's error
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        warnings.warn(f"torch.compile cannot build kernels for {device} here ({type(cause).__name__}: {first}); "
-                      f"training runs without it (runtime/compile)", RuntimeWarning, stacklevel=2)
+        warn_compile_failed(f"cannot build kernels for {device} here", exc)
         return False
     return True
+
+
+def warn_compile_failed(what: str, exc: BaseException) -> None:
+    """Warn that `torch.compile` failed and training goes on eagerly, naming the cause (Dynamo wraps the
+    backend's error, whose first line says what is missing) and the config key that asked for it."""
+    cause = getattr(exc, "inner_exception", None) or exc
+    lines = str(cause).strip().splitlines()
+    warnings.warn(f"torch.compile {what} ({type(cause).__name__}: {lines[0] if lines else ''}); training goes "
+                  f"on without it (runtime/compile)", RuntimeWarning, stacklevel=3)

@@ -17,6 +17,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 from torch.utils._pytree import tree_map
 
+from vhp_core.devices import warn_compile_failed
 from vhp_core.maths import noise
 from vhp_core.maths.model import VAE
 
@@ -112,9 +113,7 @@ class PackedModel:
                 return self._mapped(fn, compiled=True)(self.params, self.buffers, list(args), draws)
             except torch._dynamo.exc.BackendCompilerFailed as exc:  # raised before anything ran: go on eagerly
                 self.compiling = False
-                cause = getattr(exc, "inner_exception", None) or exc
-                warnings.warn(f"torch.compile failed on the training step ({type(cause).__name__}: {cause}); "
-                              f"training goes on without it (runtime/compile)", RuntimeWarning, stacklevel=2)
+                warn_compile_failed("failed on the training step", exc)
         if self.runs == 1:
             with noise.source(noise.QueuedNoise([d[0] for d in draws])):
                 out = fn(self._bind_single(), *[a[0] for a in args])
