@@ -303,10 +303,13 @@ def test_results_doc_is_generated_from_the_tables_it_shows(workdir, tmp_path):
     assert (tables / "table1.md").read_text().splitlines()[2] in pages["table1"]  # the rendered table
     points = pd.read_csv(tables / "smoothness_seeds.csv")
     assert f"{points['mean_pose_rms'].mean():.3f} (smoothness factor 0)" in pages["smoothness"]
-    figures = re.findall(r"!\[[^]]*\]\(\.\./\.\./([^)]+)\)", "".join(pages.values()))
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", "".join(pages.values()))
     assert "seed 1 per setting" in pages["sensitivity"] and "undecided: too few paired seeds" in index
     assert len(figures) == 10  # Figs. 3-6, 7 and the trade-off; the tables' four
-    assert all((workdir / f).stat().st_size > 10_000 for f in figures)
+    for figure in figures:  # a copy beside the page, of the figure its rule drew
+        drawn = workdir / "results" / "figures" / figure.split("-", 1)[1]
+        assert (docs / "results" / figure).read_bytes() == drawn.read_bytes() and drawn.stat().st_size > 10_000
+    table1_figure = (docs / "results" / "figures" / "table1-table1_seeds.png").read_bytes()
 
     only_table1 = tmp_path / "only_table1.yaml"
     only_table1.write_text("results_doc: {sections: [table1]}\n")
@@ -328,6 +331,8 @@ def test_results_doc_is_generated_from_the_tables_it_shows(workdir, tmp_path):
     third = {p.stem: p.read_text() for p in (docs / "results").glob("*.md")}
     assert {k: v for k, v in third.items() if k != "table1-part2"} == again  # the untagged page stays
     assert third["table1-part2"].startswith("# Table 1: the pendulum's angle read-outs (part2)\n")
+    assert "(figures/table1-part2-table1_seeds.png)" in third["table1-part2"]
+    assert (docs / "results" / "figures" / "table1-table1_seeds.png").read_bytes() == table1_figure
     assert re.findall(r"^## \[.+\]\(results/(table1[\w-]*)\.md\)$", (docs / "results.md").read_text(), re.M) == [
         "table1", "table1-part2"]
 

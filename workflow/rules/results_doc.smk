@@ -3,8 +3,9 @@ TAG = config["results_doc"].get("tag")
 
 
 rule results_doc:
-    """docs/results/{section}.md (or {section}-{tag}.md) per configured section: its table, figures and verdicts, computed
-    from its files; docs/results.md indexes every section page there, the others' as they were.
+    """docs/results/{section}.md (or {section}-{tag}.md) per configured section: its table, figures (copied beside it,
+    docs/results/figures/) and verdicts, computed from its files; docs/results.md indexes every section page there,
+    the others' as they were.
     """
     input:
         results_doc_inputs(),
@@ -12,6 +13,11 @@ rule results_doc:
         pages=[
             f"docs/results/{page_name(name, TAG)}.md"
             for name in config["results_doc"]["sections"]
+        ],
+        figures=[
+            f"docs/results/{page_figure(page_name(name, TAG), figure)}"
+            for name, part in results_doc_parts().items()
+            for figure in part["figures"]
         ],
         index="docs/results.md",
     log:
