@@ -14,7 +14,6 @@ from vhp_core.runs.config import (
     validate,
 )
 from vhp_core.datasets import DATASETS
-from vhp_core.io import publish_copy
 from vhp_core.runs.cost import nll_minutes, train_minutes
 from vhp_core.runs.evaluate import METRICS_VERSION
 from vhp_core.report.results_doc import page_figure, page_name, scale_notes

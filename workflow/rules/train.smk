@@ -1,6 +1,6 @@
 # One training job per pack of runs (config key `pack`; 1 = one job per run). A pack trains its runs as
 # one batched model and writes each run's files in the run's own digest-keyed folder (run_folder), as a
-# job of one run would; publish_run_file then copies them to results/{dataset}/{method}/seed{seed}/.
+# job of one run would; publish_run then copies them to results/{dataset}/{method}/seed{seed}/.
 for pack in PACKS:
 
     rule:
@@ -55,9 +55,10 @@ for curves in (False, True):
         wildcard_constraints:
             dataset="|".join(published) if published else "(?!)",
         localrule: True
-        run:
-            for source, target in zip(input, output):
-                publish_copy(source, target)
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/publish_run.py"
 
 
 rule evaluate:
