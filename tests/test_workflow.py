@@ -314,8 +314,8 @@ def test_results_doc_is_generated_from_the_tables_it_shows(workdir, tmp_path):
     only_table1 = tmp_path / "only_table1.yaml"
     only_table1.write_text("results_doc: {sections: [table1]}\n")
     run = subprocess.run([*SNAKEMAKE, "--cores", "2", "results_doc", "--forcerun", "results_doc", "--configfile",
-                          "workflow/config/smoke.yaml", str(only_table1)], cwd=workdir, capture_output=True,
-                         text=True, env=env)
+                          "workflow/config/config.yaml", "workflow/config/smoke.yaml", str(only_table1)],
+                         cwd=workdir, capture_output=True, text=True, env=env)  # the default named again: listed once
     assert run.returncode == 0, run.stderr[-3000:]
     again = {p.stem: p.read_text() for p in (docs / "results").glob("*.md")}
     assert {k: v for k, v in again.items() if k != "table1"} == {k: v for k, v in pages.items() if k != "table1"}

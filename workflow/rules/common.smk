@@ -259,10 +259,11 @@ def results_doc_inputs():
 
 
 def config_files():
-    """The config files' names in the order they apply (the Snakefile's default, then the command line's),
-    then the keys that --config overrides."""
+    """The config files' names in the order they apply (the Snakefile's default, then the command line's), each
+    once (`make run` names the default again), then the keys that --config overrides."""
     default = Path(workflow.basedir, "workflow", "config", "config.yaml").resolve()
-    files = sorted(workflow.configfiles, key=lambda f: Path(f).resolve() != default)
+    unique = dict.fromkeys(Path(f).resolve() for f in workflow.configfiles)
+    files = sorted(unique, key=lambda f: f != default)
     overrides = sorted(workflow.config_settings.config)
     return [Path(f).name for f in files] + (
         [f"--config {', '.join(overrides)}"] if overrides else []
