@@ -43,6 +43,32 @@ def test_every_cited_document_is_in_the_repository():
     assert CITATION.search("see docs/method.md") and CITATION.search("(method.md §3, Eq. 11)")
 
 
+LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+
+
+def broken_links(path: Path, text: str, tracked: set[Path]) -> list[str]:
+    """Relative markdown links and images of `text` (a file at `path`) whose target is not a tracked file or a
+    folder holding one: what a reader of a clone, or of the repository's web page, finds missing."""
+    targets = [m.group(1) for m in LINK.finditer(text) if not re.match(r"[a-z]+:", m.group(1))]
+    folders = {d for q in tracked for d in q.parents}
+    return [t for t in targets if (path.parent / t).resolve() not in tracked | folders]
+
+
+def test_every_relative_link_and_image_of_the_docs_is_in_the_repository():
+    """A results page that links ../../results/figures/ shows a broken image in any clone: results/ is not kept."""
+    tracked = set(TRACKED)
+    broken = [f"{p.relative_to(ROOT)}: {t}" for p, t in TEXT.items() if p.suffix == ".md"
+              for t in broken_links(p, t, tracked)]
+    assert not broken
+
+
+def test_the_link_check_would_see_a_missing_figure():
+    page = ROOT / "docs" / "results" / "table1.md"
+    text = "![a](figures/x.png) ![b](../../results/figures/x.png) [c](../method.md#eq-3) [d](https://a.b/c.md)"
+    tracked = {ROOT / "docs" / "results" / "figures" / "x.png", ROOT / "docs" / "method.md"}
+    assert broken_links(page, text, tracked) == ["../../results/figures/x.png"]
+
+
 def cited_equations(text: str) -> set[int]:
     found = set()
     for a, b in re.findall(r"Eq(?:s)?\. (\d+)(?:\s*-\s*(\d+))?", text):
