@@ -10,6 +10,7 @@ from vhp_core.maths.angle_readouts import (
     circle_centre,
     loop_readout_error,
     rotation_index,
+    split_half_readouts,
     wrap_angle,
 )
 
@@ -135,3 +136,16 @@ def test_the_loop_readout_of_a_loop_traversed_twice_or_a_blob_is_at_chance(shape
     codes = shape or (lambda t: rng.normal(size=(len(t), 2)))
     result = loop_readout_error(codes(fit), fit, codes(test), test)
     assert result["abs_error"] == pytest.approx(np.pi / 2, rel=0.05)
+
+
+def test_split_half_readouts_fit_on_one_half_and_score_the_other():
+    """A snapshot's codes: a circle reads out exactly; a loop traversed twice reads at chance; and a fit that
+    looked at the scored half would read the second half's rotated circle exactly, which the split cannot."""
+    rng = np.random.default_rng(7)
+    angles = rng.uniform(0, 2 * np.pi, 1000)
+    assert split_half_readouts(circle(angles, 1, 0.3), angles) == pytest.approx(  # the loop: a 36-gon's chords
+        {"ols": 0.0, "loop": 0.0, "rotation_index": 1}, abs=1e-3)
+    twice = split_half_readouts(circle(2 * angles, 1, 0.0), angles)
+    assert twice["rotation_index"] == 2 and twice["ols"] > 1.0
+    turned = np.concatenate([circle(angles[:500], 1, 0.0), circle(angles[500:], 1, 1.0)])
+    assert split_half_readouts(turned, angles)["ols"] == pytest.approx(1.0, abs=1e-6)

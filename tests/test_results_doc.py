@@ -41,6 +41,23 @@ def test_a_clear_winner_reproduces_the_headline_and_beats_every_method_beyond_th
     assert verdicts[4].endswith("the paper's: VHP + REWO 0.054 < VHP (VAE objective) 0.490 < VHP + GECO 0.530.")
 
 
+def test_table1_says_when_the_loops_take_their_shape_where_snapshots_were_read():
+    """Errors at step 1,000: REWO's half its final ones (same ranks), GECO's negated (reversed ranks), the VAE
+    objective's squared (same ranks); every loop at step 1,000 is clean but the VAE objective's."""
+    errors = {"vhp_rewo": np.linspace(0.12, 0.72, 10), "vhp_geco": np.linspace(0.72, 0.12, 10), "vhp": 0.4 + noise(8)}
+    early = {"vhp_rewo": lambda e: e / 2, "vhp_geco": lambda e: -e, "vhp": lambda e: e**2}
+    metrics = table1_metrics(errors).assign(steps=30000)
+    metrics["snapshots"] = [[{"step": 0, "ols": 1.0, "loop": 1.0, "rotation_index": 0},
+                             {"step": 1000, "ols": early[m](e), "loop": e, "rotation_index": int(m != "vhp")}]
+                            for m, e in zip(metrics["method"], metrics["ols.abs_error"], strict=True)]
+    verdicts = doc.table1_verdicts(table1(metrics, LABELS))
+    said = next(v for v in verdicts if v.startswith("When the loops take their shape"))
+    assert "at step 1,000 of 30,000" in said
+    assert "VHP + REWO 1.00, VHP + GECO -1.00, VHP (VAE objective) 1.00." in said
+    assert said.endswith("VHP + REWO 3 of 10, VHP + GECO 3 of 10, VHP (VAE objective) 10 of 10.")
+    assert not any(v.startswith("When the loops") for v in doc.table1_verdicts(table1(table1_metrics(errors), LABELS)))
+
+
 def test_equal_methods_differ_within_the_noise_and_the_headline_is_not_reproduced():
     base = np.linspace(0.1, 0.7, len(SEEDS))
     errors = {"vhp_rewo": base, "vhp_geco": base + noise(4), "vhp": base[::-1]}

@@ -85,6 +85,40 @@ def test_table1_markdown_is_readable_and_names_the_reference():
     assert "loop read-out minus VHP + REWO [95% CI]" in md
 
 
+def with_snapshots(runs: pd.DataFrame, early_ols: dict[str, list[float]],
+                   early_index: dict[str, list[int]]) -> pd.DataFrame:
+    """The runs with the read-outs of their snapshots at steps 0, 1,000 and 30,000, as evaluate_run writes them."""
+    runs = runs.copy()
+    counter = {m: iter(zip(early_ols[m], early_index[m], strict=True)) for m in early_ols}
+    snaps = []
+    for r in runs.itertuples():
+        ols, index = next(counter[r.method])
+        snaps.append([{"step": 0, "beta": 1e-4, "ols": 1.5, "loop": 1.5, "rotation_index": 0},
+                      {"step": 1000, "beta": 0.01, "ols": ols, "loop": ols, "rotation_index": index},
+                      {"step": 30000, "beta": 1.0, "ols": 0.1, "loop": 0.1, "rotation_index": 1}])
+    runs["snapshots"], runs["steps"] = snaps, 30000
+    return runs
+
+
+def test_table1_says_how_early_each_seeds_loop_took_its_final_shape():
+    """REWO's errors at step 1,000 are its final errors halved (same ranks: 1); GECO's reversed (-1)."""
+    runs = table1_runs()
+    rewo_final = runs[runs["method"] == "vhp_rewo"]["ols.abs_error"].tolist()
+    geco_final = runs[runs["method"] == "vhp_geco"]["ols.abs_error"].tolist()
+    early = {"vhp_rewo": [e / 2 for e in rewo_final], "vhp_geco": [-e for e in geco_final]}
+    index = {"vhp_rewo": [1, 0, 1, 1, 0, 1], "vhp_geco": [1, 1, 1, 0, 1]}  # final: 1 0 1 1 1 1 and 1 2 1 0 1
+    table = table1(with_snapshots(runs, early, index), T1_LABELS).set_index("method")
+    assert table.loc["vhp_rewo", "early_step"] == 1000 and table.loc["vhp_rewo", "steps"] == 30000
+    assert table.loc["vhp_rewo", "early_rank_corr"] == pytest.approx(1.0)
+    assert table.loc["vhp_geco", "early_rank_corr"] == pytest.approx(-1.0)
+    assert table.loc["vhp_rewo", "early_index_kept"] == 5 and table.loc["vhp_geco", "early_index_kept"] == 4
+    md = to_markdown(table1_display(table.reset_index()), "Table 1")
+    assert "| OLS error at step 1,000: rank corr. with the end | loop index at step 1,000 as at the end |" in md
+    assert md.splitlines()[-1].endswith("| -1.00 | 4 of 5 |")
+    plain = to_markdown(table1_display(table1(table1_runs(), T1_LABELS)), "Table 1")
+    assert "rank corr." not in plain  # runs without snapshots: no such columns
+
+
 def test_table1_names_the_runs_whose_metrics_lack_the_loop_readouts():
     old = table1_runs().drop(columns=["loop.abs_error"])
     with pytest.raises(ValueError, match=r"loop.abs_error.*vhp_rewo/seed1.*--forcerun evaluate"):

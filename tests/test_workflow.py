@@ -3,6 +3,7 @@ report and (with the data mirror) Table 2; `snakemake --lint` has nothing to say
 profile, on a real single-node SLURM, gives the same tables."""
 import base64
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -49,6 +50,10 @@ def test_smoke_dag_table1_figures_and_report(workdir):
     assert table["clean_loops"].between(0, 2).all() and table["ci_low"].isna().all()  # 2 seeds: no interval
     assert table["paper"].tolist() == list(TABLE1_ABS_ERROR.values())
     assert "| VHP + REWO | 2 |" in (workdir / "results" / "tables" / "table1.md").read_text()
+    metrics = json.loads((workdir / "results" / "pendulum" / "vhp_rewo" / "seed1" / "metrics.json").read_text())
+    assert [s["step"] for s in metrics["snapshots"]] == [0, 10, 20, 40]  # smoke.yaml's snapshot steps
+    assert (table["early_step"] == 10).all() and table["early_index_kept"].between(0, 2).all()
+    assert "OLS error at step 10: rank corr. with the end" in (workdir / "results" / "tables" / "table1.md").read_text()
     for name in ("fig1_beta_landscape", "fig2_training_dynamics", "table1_seeds"):
         for ext in ("png", "pdf"):
             assert (workdir / "results" / "figures" / f"{name}.{ext}").stat().st_size > 10_000

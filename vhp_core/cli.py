@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("evaluate", "nll"):
         require_writable(args.run_dir, f"vhp-bench {args.command}")
     if args.command == "evaluate":
-        metrics = evaluate_run(f"{args.run_dir}/model.pt")
+        snapshots = Path(args.run_dir) / "snapshots.npz"
+        metrics = evaluate_run(f"{args.run_dir}/model.pt", snapshots if snapshots.exists() else None)
         write_json(f"{args.run_dir}/metrics.json", metrics)
         print(json.dumps(metrics, indent=2))
         return

@@ -121,3 +121,13 @@ def loop_readout_error(z_fit: np.ndarray, angle_fit: np.ndarray, z_eval: np.ndar
     traced at constant speed; unlike it, exact for any simple loop traced at constant speed."""
     vertices, _ = loop_of_bin_means(z_fit, angle_fit, bins)
     return _held_out_error(arc_position(z_fit, vertices), angle_fit, arc_position(z_eval, vertices), angle_eval)
+
+
+def split_half_readouts(z: np.ndarray, angle: np.ndarray) -> dict[str, float]:
+    """Table 1's three read-outs of codes that have no fitting set of their own (the test codes Fig. 2
+    snapshots during training): OLS and arc-length read-out fitted on the first half, scored on the second
+    (the angles are i.i.d., so a prefix is a random half); the rotation index of all of them."""
+    half = len(z) // 2
+    return {"ols": angle_regression_error(z[:half], angle[:half], z[half:], angle[half:])["abs_error"],
+            "loop": loop_readout_error(z[:half], angle[:half], z[half:], angle[half:])["abs_error"],
+            "rotation_index": rotation_index(z, angle)}

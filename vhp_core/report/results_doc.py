@@ -97,7 +97,22 @@ def table1_verdicts(table: pd.DataFrame) -> list[str]:
             + _beyond_noise(table, "", ref["label"]),
             f"Loop read-out paired with {ref['label']}: " + _beyond_noise(table, "loop_", ref["label"]),
             "Clean loops: " + ", ".join(f"{r.label} {r.clean_loops} of {r.n_seeds}" for r in table.itertuples()) + ".",
+            *_early_shape_verdict(table),
             f"Ordering by median OLS error: {ours}; the paper's: {theirs}."]
+
+
+def _early_shape_verdict(table: pd.DataFrame) -> list[str]:
+    """How early the seeds' loops took their final shape (`tables.table1`'s early columns), if recorded."""
+    if "early_step" not in table or table["early_step"].isna().any():
+        return []
+    first = table.iloc[0]
+    steps = "" if pd.isna(first["steps"]) else f" of {int(first['steps']):,}"
+    corr = ", ".join(f"{r.label} {_f(r.early_rank_corr, 2)}" for r in table.itertuples())
+    kept = ", ".join(f"{r.label} {int(r.early_index_kept)} of {r.n_seeds}" for r in table.itertuples())
+    return [f"When the loops take their shape: the rank correlation over seeds of the OLS error at step "
+            f"{int(first['early_step']):,}{steps} (on the test codes snapshot for Fig. 2, fitted on half of "
+            f"them) with the final one: {corr}. Seeds whose loop already has its final rotation index there: "
+            f"{kept}."]
 
 
 def _noise_word(row: pd.Series) -> str:

@@ -55,6 +55,24 @@ def _readouts(runs: pd.DataFrame) -> dict:
             **{f"loop_error_{k}": v for k, v in spread(runs["loop.abs_error"]).items()}}
 
 
+def _early_shape(runs: pd.DataFrame) -> dict:
+    """When a seed's loop takes the shape it ends with: at the first snapshot step after 0 (the same for
+    every seed), the rank correlation over seeds of the OLS error there with the final one (1: the seeds
+    are already ranked as at the end) and the seeds whose rotation index is already the final one. Empty
+    when the runs recorded no snapshot after step 0."""
+    empty = {"early_step": None, "steps": None, "early_rank_corr": None, "early_index_kept": None}
+    if "snapshots" not in runs:
+        return empty
+    early = [next((s for s in snaps if s["step"] > 0), None) if isinstance(snaps, list) else None
+             for snaps in runs["snapshots"]]
+    if not early or any(e is None for e in early) or len({e["step"] for e in early}) > 1:
+        return empty
+    ols = pd.Series([e["ols"] for e in early], index=runs.index)
+    kept = sum(e["rotation_index"] == final for e, final in zip(early, runs["loop.rotation_index"], strict=True))
+    return {"early_step": early[0]["step"], "steps": int(runs["steps"].max()) if "steps" in runs else None,
+            "early_rank_corr": ols.corr(runs["ols.abs_error"], method="spearman"), "early_index_kept": kept}
+
+
 def _comparison_columns(comparison: dict | None, reference: str) -> dict:
     empty = {"n_pairs": None, "diff": None, "ci_low": None, "ci_high": None, "within_noise": None}
     return {"reference": reference, **(empty if comparison is None else comparison)}
@@ -64,7 +82,8 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     """Per method, in the order of `labels`: the OLS angle error's spread over seeds beside the paper's
     value; the seeds whose loop is one clean loop (rotation index 1) and the arc-length read-out's
     spread; and the paired differences of both errors from the first method with their bootstrap 95% CIs
-    (columns `diff`, `ci_low`, ... for the OLS error, the same prefixed `loop_` for the arc-length read-out)."""
+    (columns `diff`, `ci_low`, ... for the OLS error, the same prefixed `loop_` for the arc-length read-out);
+    and how early each seed's loop took its final shape (`_early_shape`)."""
     _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "Table 1")
     methods = list(labels)
     comparisons = paired_against_reference(metrics, "ols.abs_error", methods)
@@ -75,7 +94,7 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         loop = _comparison_columns(loop_comparisons.get(m), methods[0])
         rows.append({"method": m, "label": labels[m], "paper": TABLE1_ABS_ERROR.get(m), **_readouts(runs),
                      **_comparison_columns(comparisons.get(m), methods[0]),
-                     **{f"loop_{k}": v for k, v in loop.items() if k != "reference"}})
+                     **{f"loop_{k}": v for k, v in loop.items() if k != "reference"}, **_early_shape(runs)})
     return pd.DataFrame(rows)
 
 
@@ -230,9 +249,10 @@ def _noise(row: pd.Series, prefix: str = "") -> str:
 
 def table1_display(table: pd.DataFrame) -> pd.DataFrame:
     """Table 1 for people: spreads as 'mean ± std' and 'median [q25, q75]', the paired difference from
-    the reference with its 95% CI, and whether that difference is within noise."""
+    the reference with its 95% CI, and whether that difference is within noise; where the runs recorded
+    snapshots, how early the seeds' loops took their final shape."""
     ref = table["label"].iloc[0]
-    return pd.DataFrame({
+    shown = pd.DataFrame({
         "method": table["label"], "seeds": table["n_seeds"],
         "OLS error, mean ± std": [_mean_std(r.abs_error_mean, r.abs_error_std) for r in table.itertuples()],
         "OLS error, median [IQR]": [_median_iqr(r.abs_error_median, r.abs_error_q25, r.abs_error_q75)
@@ -248,6 +268,15 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
                                                 for _, r in table.iterrows()],
         "within noise (loop)": [_noise(r, "loop_") for _, r in table.iterrows()],
     })
+    steps = table["early_step"].dropna().unique() if "early_step" in table else []
+    if len(steps) == 1:
+        step = f"{int(steps[0]):,}"
+        shown[f"OLS error at step {step}: rank corr. with the end"] = [number_text(v, 2)
+                                                                      for v in table["early_rank_corr"]]
+        shown[f"loop index at step {step} as at the end"] = [
+            "" if _missing(r.early_index_kept) else f"{int(r.early_index_kept)} of {r.n_seeds}"
+            for r in table.itertuples()]
+    return shown
 
 
 def table2_display(table: pd.DataFrame) -> pd.DataFrame:

@@ -1,25 +1,31 @@
 """Metrics of a trained model (never beta, never plots): test -ELBO, active units, and Table 1's angle
 read-outs (OLS, the loop's rotation index, the arc-length read-out) where the dataset knows each item's
-angle (the pendulum)."""
+angle (the pendulum), for the final model and for the codes snapshot during training."""
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from vhp_core import datasets
 from vhp_core.datasets import DATASETS
 from vhp_core.devices import module_device, resolve_device, tune_cpu_process
-from vhp_core.maths.angle_readouts import angle_regression_error, loop_readout_error, rotation_index
+from vhp_core.maths.angle_readouts import (
+    angle_regression_error,
+    loop_readout_error,
+    rotation_index,
+    split_half_readouts,
+)
 from vhp_core.maths.model import VAE
 from vhp_core.maths.nll import SUBSET_SEED, importance_sampled_nll, nll_subset, nll_summary
 from vhp_core.runs.config import check_data_sizes
 from vhp_core.runs.train import load_model, neg_elbo
 
-METRICS_VERSION = 2
+METRICS_VERSION = 3
 """Bumped whenever `evaluate_run` adds or changes a metric: the workflow passes it to the evaluate rule
 as a parameter, so Snakemake recomputes every metrics.json written by an older version (2: the loop
-read-outs of Table 1)."""
+read-outs of Table 1; 3: the read-outs at the snapshot steps)."""
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> int:
@@ -60,8 +66,17 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
             "seconds": time.perf_counter() - start}
 
 
-def evaluate_run(model_path: str | Path) -> dict[str, Any]:
-    """All metrics of one trained run, for its metrics.json, computed on the run's configured device."""
+def snapshot_readouts(snapshots_path: str | Path) -> list[dict[str, float]]:
+    """Table 1's read-outs of the test codes snapshot during training (snapshots.npz), one entry per step:
+    when a seed's loop takes the shape it ends with (`split_half_readouts`)."""
+    with np.load(snapshots_path) as f:
+        return [{"step": int(step), "beta": float(beta), **split_half_readouts(mu, angle)}
+                for step, beta, mu, angle in zip(f["step"], f["beta"], f["mu"], f["labels"], strict=True)]
+
+
+def evaluate_run(model_path: str | Path, snapshots_path: str | Path | None = None) -> dict[str, Any]:
+    """All metrics of one trained run, for its metrics.json, computed on the run's configured device;
+    with the run's snapshots.npz, the angle read-outs at its snapshot steps too."""
     model, saved = load_run(model_path)
     spec = saved["spec"]
     torch.manual_seed(spec["seed"])
@@ -82,4 +97,6 @@ def evaluate_run(model_path: str | Path) -> dict[str, Any]:
         metrics["ols"] = angle_regression_error(mu_fit, angle_fit, z_test, angle_test)
         metrics["loop"] = {"rotation_index": rotation_index(z_test, angle_test),
                            **loop_readout_error(mu_fit, angle_fit, z_test, angle_test)}
+        if snapshots_path is not None:
+            metrics["snapshots"] = snapshot_readouts(snapshots_path)
     return metrics

@@ -62,9 +62,11 @@ for curves in (False, True):
 
 
 rule evaluate:
-    """Metrics of one trained run: test -ELBO, active units, the OLS angle error (pendulum)."""
+    """Metrics of one trained run: test -ELBO, active units, the angle read-outs (pendulum), also at the
+    snapshot steps."""
     input:
         model=f"{RUN}/model.pt",
+        snapshots=f"{RUN}/snapshots.npz",
     output:
         f"{RUN}/metrics.json",
     log:

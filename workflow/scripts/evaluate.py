@@ -5,4 +5,4 @@ from vhp_core.runs.evaluate import evaluate_run
 from vhp_core.io import write_json
 
 start(snakemake)
-write_json(snakemake.output[0], evaluate_run(snakemake.input.model))
+write_json(snakemake.output[0], evaluate_run(snakemake.input.model, snakemake.input.snapshots))
