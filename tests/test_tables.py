@@ -81,7 +81,7 @@ def test_table1_markdown_is_readable_and_names_the_reference():
     assert "0.300 ± 0.233" in md and "0.225 [0.163, 0.287]" in md and "5 of 6" in md
     assert "OLS error minus VHP + REWO [95% CI]" in md and "| reference |" in md
     geco_row = next(line for line in md.splitlines() if line.startswith("| VHP + GECO"))
-    assert "| +0.360 [+0.2" in geco_row and geco_row.endswith("| no | +0.110 [+0.100, +0.130] | no |")
+    assert "| +0.360 [+0.2" in geco_row and geco_row.endswith("| no | +0.110 [+0.100, +0.130] | no | 1.00 |")
     assert "loop read-out minus VHP + REWO [95% CI]" in md
 
 
@@ -114,9 +114,9 @@ def test_table1_says_how_early_each_seeds_loop_took_its_final_shape():
     assert table.loc["vhp_rewo", "early_index_kept"] == 5 and table.loc["vhp_geco", "early_index_kept"] == 4
     md = to_markdown(table1_display(table.reset_index()), "Table 1")
     assert "| OLS error at step 1,000: rank corr. with the end | loop index at step 1,000 as at the end |" in md
-    assert md.splitlines()[-1].endswith("| -1.00 | 4 of 5 |")
+    assert md.splitlines()[-1].endswith("| 1.00 | -1.00 | 4 of 5 |")  # GECO: same ranks as REWO's by seed
     plain = to_markdown(table1_display(table1(table1_runs(), T1_LABELS)), "Table 1")
-    assert "rank corr." not in plain  # runs without snapshots: no such columns
+    assert "with the end" not in plain  # runs without snapshots: no such columns
 
 
 def test_table1_names_the_runs_whose_metrics_lack_the_loop_readouts():

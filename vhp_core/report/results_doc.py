@@ -97,8 +97,18 @@ def table1_verdicts(table: pd.DataFrame) -> list[str]:
             + _beyond_noise(table, "", ref["label"]),
             f"Loop read-out paired with {ref['label']}: " + _beyond_noise(table, "loop_", ref["label"]),
             "Clean loops: " + ", ".join(f"{r.label} {r.clean_loops} of {r.n_seeds}" for r in table.itertuples()) + ".",
+            *_seed_verdict(table),
             *_early_shape_verdict(table),
             f"Ordering by median OLS error: {ours}; the paper's: {theirs}."]
+
+
+def _seed_verdict(table: pd.DataFrame) -> list[str]:
+    """Whether the seed decides which runs do well whatever the method (`tables.table1`'s seed_rank_corr)."""
+    others = table.iloc[1:].dropna(subset=["seed_rank_corr"])
+    if others.empty:
+        return []
+    return [f"Per seed, each method's OLS error against {table.iloc[0]['label']}'s, rank correlation over seeds: "
+            + ", ".join(f"{r.label} {_f(r.seed_rank_corr, 2)}" for r in others.itertuples()) + "."]
 
 
 def _early_shape_verdict(table: pd.DataFrame) -> list[str]:

@@ -55,6 +55,17 @@ def _readouts(runs: pd.DataFrame) -> dict:
             **{f"loop_error_{k}": v for k, v in spread(runs["loop.abs_error"]).items()}}
 
 
+def rank_corr(a: pd.Series, b: pd.Series) -> float | None:
+    """Spearman's rank correlation of two series on their common index; None below 3 common points or
+    where either is constant there (no ranking to compare)."""
+    a, b = a.align(b, join="inner")
+    keep = a.notna() & b.notna()
+    a, b = a[keep], b[keep]
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return None
+    return float(a.rank().corr(b.rank()))
+
+
 def _early_shape(runs: pd.DataFrame) -> dict:
     """When a seed's loop takes the shape it ends with: at the first snapshot step after 0 (the same for
     every seed), the rank correlation over seeds of the OLS error there with the final one (1: the seeds
@@ -70,7 +81,7 @@ def _early_shape(runs: pd.DataFrame) -> dict:
     ols = pd.Series([e["ols"] for e in early], index=runs.index)
     kept = sum(e["rotation_index"] == final for e, final in zip(early, runs["loop.rotation_index"], strict=True))
     return {"early_step": early[0]["step"], "steps": int(runs["steps"].max()) if "steps" in runs else None,
-            "early_rank_corr": ols.corr(runs["ols.abs_error"], method="spearman"), "early_index_kept": kept}
+            "early_rank_corr": rank_corr(ols, runs["ols.abs_error"]), "early_index_kept": kept}
 
 
 def _comparison_columns(comparison: dict | None, reference: str) -> dict:
@@ -83,18 +94,23 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     value; the seeds whose loop is one clean loop (rotation index 1) and the arc-length read-out's
     spread; and the paired differences of both errors from the first method with their bootstrap 95% CIs
     (columns `diff`, `ci_low`, ... for the OLS error, the same prefixed `loop_` for the arc-length read-out);
-    and how early each seed's loop took its final shape (`_early_shape`)."""
+    the rank (Spearman) correlation over seeds of each method's OLS error with the first method's on the seeds
+    both have (`seed_rank_corr`: near 1 when the seed, not the method, decides which seeds do well); and how
+    early each seed's loop took its final shape (`_early_shape`)."""
     _require(metrics, ["ols.abs_error", "loop.abs_error", "loop.rotation_index"], "Table 1")
     methods = list(labels)
     comparisons = paired_against_reference(metrics, "ols.abs_error", methods)
     loop_comparisons = paired_against_reference(metrics, "loop.abs_error", methods)
+    by_seed = {m: metrics[metrics["method"] == m].set_index("seed")["ols.abs_error"] for m in methods}
     rows = []
     for m in methods:
         runs = metrics[metrics["method"] == m]
         loop = _comparison_columns(loop_comparisons.get(m), methods[0])
         rows.append({"method": m, "label": labels[m], "paper": TABLE1_ABS_ERROR.get(m), **_readouts(runs),
                      **_comparison_columns(comparisons.get(m), methods[0]),
-                     **{f"loop_{k}": v for k, v in loop.items() if k != "reference"}, **_early_shape(runs)})
+                     **{f"loop_{k}": v for k, v in loop.items() if k != "reference"},
+                     "seed_rank_corr": None if m == methods[0] else rank_corr(by_seed[m], by_seed[methods[0]]),
+                     **_early_shape(runs)})
     return pd.DataFrame(rows)
 
 
@@ -267,6 +283,9 @@ def table1_display(table: pd.DataFrame) -> pd.DataFrame:
         f"loop read-out minus {ref} [95% CI]": [difference_text(r, 3, r["method"] == r["reference"], "loop_")
                                                 for _, r in table.iterrows()],
         "within noise (loop)": [_noise(r, "loop_") for _, r in table.iterrows()],
+        f"OLS error's rank corr. with {ref} over seeds": [
+            "reference" if r["method"] == r["reference"] else number_text(r["seed_rank_corr"], 2)
+            for _, r in table.iterrows()],
     })
     steps = table["early_step"].dropna().unique() if "early_step" in table else []
     if len(steps) == 1:
