@@ -1,10 +1,12 @@
-"""Spread over seeds and the paired bootstrap, against values worked out independently."""
+"""Spread over seeds, the paired bootstrap and the per-seed correlation, against values worked out independently."""
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.stats import pearsonr, spearmanr
 
-from vhp_core.maths.statistics import paired_bootstrap, spread
+from vhp_core.maths.statistics import paired_bootstrap, seed_correlation, spread
 
 
 def test_spread_of_known_values():
@@ -49,3 +51,15 @@ def test_too_few_pairs_decide_nothing():
     few = paired_bootstrap(np.array([0.7, 0.8, 0.9, 1.0]))
     assert few["diff"] == pytest.approx(0.85) and np.isnan(few["ci_low"]) and few["within_noise"] is None
     assert paired_bootstrap(np.array([]))["n_pairs"] == 0
+
+
+def test_seed_correlation_pairs_common_seeds_as_scipy_does_and_declines_without_a_ranking():
+    rng = np.random.default_rng(2)
+    a = pd.Series(np.round(rng.uniform(0, 1, 12), 1), index=range(1, 13))  # rounded: ties to rank
+    b = pd.Series(a.to_numpy()[::-1] + rng.normal(0, 0.3, 12), index=range(1, 13)).drop([4, 9])
+    common = a.drop([4, 9])
+    assert seed_correlation(a, b, ranks=True) == pytest.approx(spearmanr(common, b).statistic)
+    assert seed_correlation(a, b) == pytest.approx(pearsonr(common, b).statistic)
+    assert seed_correlation(b, a) == pytest.approx(seed_correlation(a, b))  # order of the index does not matter
+    assert np.isnan(seed_correlation(a, a.drop(range(3, 13))))  # 2 common seeds
+    assert np.isnan(seed_correlation(a, pd.Series(0.5, index=a.index), ranks=True))  # constant: no ranking

@@ -1,5 +1,6 @@
 """Spread over seeds and paired comparisons between methods, for every table with seeds."""
 import numpy as np
+import pandas as pd
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0  # the same resamples for every comparison, so a table is a deterministic function of its runs
@@ -18,6 +19,18 @@ def spread(values: np.ndarray) -> dict[str, float]:
     q25, median, q75 = np.percentile(v, [25, 50, 75])
     return {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else float("nan"),
             "median": float(median), "q25": float(q25), "q75": float(q75)}
+
+
+def seed_correlation(a: pd.Series, b: pd.Series, ranks: bool = False) -> float:
+    """Correlation of two per-seed series on the seeds both have (Pearson; Spearman's with `ranks`): near 1
+    when each seed keeps its place whatever the setting or method. NaN below 3 common seeds or where either
+    is constant there, as there is then nothing to correlate."""
+    a, b = a.align(b, join="inner")
+    keep = a.notna() & b.notna()
+    a, b = a[keep], b[keep]
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return float("nan")
+    return float(a.rank().corr(b.rank()) if ranks else a.corr(b))
 
 
 def paired_bootstrap(differences: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES, level: float = LEVEL,

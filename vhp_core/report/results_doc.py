@@ -113,7 +113,7 @@ def _seed_verdict(table: pd.DataFrame) -> list[str]:
 
 def _early_shape_verdict(table: pd.DataFrame) -> list[str]:
     """How early the seeds' loops took their final shape (`tables.table1`'s early columns), if recorded."""
-    if "early_step" not in table or table["early_step"].isna().any():
+    if "early_step" not in table or table["early_step"].isna().any() or table["early_step"].nunique() != 1:
         return []
     first = table.iloc[0]
     steps = "" if pd.isna(first["steps"]) else f" of {int(first['steps']):,}"

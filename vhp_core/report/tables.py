@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from vhp_core.io import write_text
-from vhp_core.maths.statistics import MIN_PAIRS, paired_bootstrap, spread
+from vhp_core.maths.statistics import MIN_PAIRS, paired_bootstrap, seed_correlation, spread
 from vhp_core.report.paper import NOT_COMPARABLE, TABLE1_ABS_ERROR, paper_nll
 
 
@@ -55,17 +55,6 @@ def _readouts(runs: pd.DataFrame) -> dict:
             **{f"loop_error_{k}": v for k, v in spread(runs["loop.abs_error"]).items()}}
 
 
-def rank_corr(a: pd.Series, b: pd.Series) -> float | None:
-    """Spearman's rank correlation of two series on their common index; None below 3 common points or
-    where either is constant there (no ranking to compare)."""
-    a, b = a.align(b, join="inner")
-    keep = a.notna() & b.notna()
-    a, b = a[keep], b[keep]
-    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
-        return None
-    return float(a.rank().corr(b.rank()))
-
-
 def _early_shape(runs: pd.DataFrame) -> dict:
     """When a seed's loop takes the shape it ends with: at the first snapshot step after 0 (the same for
     every seed), the rank correlation over seeds of the OLS error there with the final one (1: the seeds
@@ -81,7 +70,7 @@ def _early_shape(runs: pd.DataFrame) -> dict:
     ols = pd.Series([e["ols"] for e in early], index=runs.index)
     kept = sum(e["rotation_index"] == final for e, final in zip(early, runs["loop.rotation_index"], strict=True))
     return {"early_step": early[0]["step"], "steps": int(runs["steps"].max()) if "steps" in runs else None,
-            "early_rank_corr": rank_corr(ols, runs["ols.abs_error"]), "early_index_kept": kept}
+            "early_rank_corr": seed_correlation(ols, runs["ols.abs_error"], ranks=True), "early_index_kept": kept}
 
 
 def _comparison_columns(comparison: dict | None, reference: str) -> dict:
@@ -109,7 +98,8 @@ def table1(metrics: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         rows.append({"method": m, "label": labels[m], "paper": TABLE1_ABS_ERROR.get(m), **_readouts(runs),
                      **_comparison_columns(comparisons.get(m), methods[0]),
                      **{f"loop_{k}": v for k, v in loop.items() if k != "reference"},
-                     "seed_rank_corr": None if m == methods[0] else rank_corr(by_seed[m], by_seed[methods[0]]),
+                     "seed_rank_corr": (None if m == methods[0]
+                                        else seed_correlation(by_seed[m], by_seed[methods[0]], ranks=True)),
                      **_early_shape(runs)})
     return pd.DataFrame(rows)
 
@@ -130,8 +120,7 @@ def sensitivity_table(metrics: pd.DataFrame, levels: list[dict], labels: dict[st
         here, reference = runs.set_index("seed")["ols.abs_error"], references[level["factor"]]
         seeds = here.index.intersection(reference.index)
         comparison = None if level["reference"] else paired_bootstrap((here[seeds] - reference[seeds]).to_numpy())
-        correlation = (here[seeds].corr(reference[seeds]) if not level["reference"] and len(seeds) >= 3
-                       else float("nan"))
+        correlation = float("nan") if level["reference"] else seed_correlation(here, reference)
         rows.append({
             "factor": level["factor"], "value": level["value"], "dataset": level["dataset"],
             "method": level["method"], "label": labels.get(level["method"], level["method"]),
