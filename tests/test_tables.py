@@ -119,6 +119,16 @@ def test_table1_says_how_early_each_seeds_loop_took_its_final_shape():
     assert "with the end" not in plain  # runs without snapshots: no such columns
 
 
+def test_table1_does_not_depend_on_the_order_of_the_metrics_files():
+    """The bootstrap resamples positions, so the pairs must come in seed order whatever order the files were read in
+    (a glob lists seed10 before seed2)."""
+    rng = np.random.default_rng(5)
+    runs = pd.DataFrame([{"method": m, "seed": s, "ols.abs_error": e, "loop.abs_error": e / 2, "loop.rotation_index": 1}
+                         for m in T1_LABELS for s, e in zip(range(1, 11), rng.uniform(0, 1, 10), strict=True)])
+    globbed = runs.sort_values(["method", "seed"], key=lambda c: c.astype(str))  # seed1, seed10, seed2, ...
+    pd.testing.assert_frame_equal(table1(globbed, T1_LABELS), table1(runs, T1_LABELS))
+
+
 def test_table1_names_the_runs_whose_metrics_lack_the_loop_readouts():
     old = table1_runs().drop(columns=["loop.abs_error"])
     with pytest.raises(ValueError, match=r"loop.abs_error.*vhp_rewo/seed1.*--forcerun evaluate"):

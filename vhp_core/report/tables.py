@@ -42,7 +42,7 @@ def paired_against_reference(runs: pd.DataFrame, column: str, methods: list[str]
     reference = by_seed[methods[0]]
     out = {}
     for m in methods[1:]:
-        seeds = reference.index.intersection(by_seed[m].index)
+        seeds = reference.index.intersection(by_seed[m].index).sort_values()  # in seed order, whatever the files'
         out[m] = paired_bootstrap((by_seed[m][seeds] - reference[seeds]).to_numpy())
     return out
 
