@@ -118,7 +118,7 @@ def sensitivity_table(metrics: pd.DataFrame, levels: list[dict], labels: dict[st
     rows = []
     for level, runs in zip(levels, settings, strict=True):
         here, reference = runs.set_index("seed")["ols.abs_error"], references[level["factor"]]
-        seeds = here.index.intersection(reference.index)
+        seeds = here.index.intersection(reference.index).sort_values()
         comparison = None if level["reference"] else paired_bootstrap((here[seeds] - reference[seeds]).to_numpy())
         correlation = float("nan") if level["reference"] else seed_correlation(here, reference)
         rows.append({
