@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -466,6 +467,35 @@ def test_early_stopping_waits_until_beta_has_settled(config, tmp_path, monkeypat
     summary = fit(spec, splits, tmp_path / "rewo", progress=False)
     assert summary["final_beta"] < 0.99
     assert summary["epochs_run"] == 4 and summary["best_valid_epoch"] == 0
+
+
+def test_seed_offsets_move_one_draw_of_the_seed_alone(config, tmp_path):
+    """A seed draws a run's initial weights and its random stream (data order, noise); an offset moves one
+    draw alone. Seed 1 with the weights of seed 2 and seed 2 with the stream of seed 1 are then one run: the
+    same model at the end, bit for bit. Its step-0 codes are seed 2's and not seed 1's (the weights moved),
+    and its end is not seed 2's (the stream did not)."""
+    def run(seed: int, **offsets: int) -> Path:
+        spec = make_spec(config, epochs=2, seed=seed)
+        if offsets:
+            spec["training"]["seed_offsets"] = offsets
+        out = tmp_path / f"seed{seed}-{'-'.join(f'{k}{v}' for k, v in offsets.items())}"
+        fit(spec, splits, out, progress=False)
+        return out
+
+    base = make_spec(config)
+    splits = load("pendulum", base["data_root"], base["dataset_args"])
+    moved_weights, moved_stream = run(1, weights=1), run(2, stream=-1)
+    seed1, seed2 = run(1), run(2)
+    assert_same_models(moved_weights / "model.pt", moved_stream / "model.pt")
+
+    def step0_codes(folder: Path) -> np.ndarray:
+        with np.load(folder / "snapshots.npz") as f:
+            return f["mu"][list(f["step"]).index(0)]
+
+    np.testing.assert_array_equal(step0_codes(moved_weights), step0_codes(seed2))
+    assert not np.array_equal(step0_codes(moved_weights), step0_codes(seed1))
+    with pytest.raises(AssertionError):
+        assert_same_models(moved_weights / "model.pt", seed2 / "model.pt")
 
 
 def test_learning_rate_stages_follow_burda():

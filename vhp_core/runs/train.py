@@ -112,8 +112,14 @@ def lr_at(epoch: int, lr: float, stages: list[list[float]] | None) -> float:
     return stages[-1][1]
 
 
-PER_RUN_TRAINING = ("lr", "lr_stages", "early_stopping_patience", "snapshot_steps")
+PER_RUN_TRAINING = ("lr", "lr_stages", "early_stopping_patience", "snapshot_steps", "seed_offsets")
 """Training settings that may differ between the runs of one pack (each run keeps its own)."""
+
+
+def draw_seed(spec: dict[str, Any], draw: str) -> int:
+    """The seed of one of a run's two draws, `weights` (its initial weights) or `stream` (data order,
+    binarisation and every sample's noise): the run's seed plus the offset `training/seed_offsets` gives it."""
+    return spec["seed"] + spec["training"].get("seed_offsets", {}).get(draw, 0)
 
 
 def pack_key(spec: dict[str, Any]) -> str:
@@ -194,7 +200,7 @@ class _Run:
 
 def _open_run(spec: dict[str, Any], run_dir: Path, device: torch.device) -> _Run:
     """A run's state from its checkpoint, or a fresh one (a checkpoint of another config is set aside)."""
-    run = _Run(spec, run_dir, make_generator(device, spec["seed"]))
+    run = _Run(spec, run_dir, make_generator(device, draw_seed(spec, "stream")))
     run.work.mkdir(parents=True, exist_ok=True)
     if run.ckpt_path.exists():
         state = checkpoints.load(run.ckpt_path, "cpu", redo=f"delete {run.ckpt_path} to start that run over")
@@ -284,7 +290,7 @@ class _Trainer:
         self.runtime = {**RUNTIME_DEFAULTS, **spec.get("runtime", {})}
         models = []
         for run in runs:
-            torch.manual_seed(run.spec["seed"])
+            torch.manual_seed(draw_seed(run.spec, "weights"))
             models.append(build_model(run.spec, splits.data_dim).to(device))
         self.packed = PackedModel(models)
         self.adam = PackedAdam(self.packed, [_lr(run, run.epoch) for run in runs])
