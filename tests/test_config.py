@@ -59,6 +59,16 @@ BAD = [
     (lambda c: c["datasets"]["pendulum"]["interpolation"].update(neighbours=200), "pendulum/interpolation/neighbours",
      "200 neighbours need more than 200 nodes"),
     (lambda c: c["runtime"].update(compile=["pendullum"]), "runtime/compile", "'pendullum' is not defined"),
+    (lambda c: c["tables"]["table1"]["datasets"].append("dynamic_mnist"), "tables/table1/datasets",
+     "names 2 datasets"),
+    (lambda c: c["tables"]["table1"].update(datasets=["dynamic_mnist"]), "tables/table1/datasets",
+     "'dynamic_mnist' has no angle labels"),
+    (lambda c: c["datasets"]["pendulum"]["prior_args"]["vhp"].update(standardise="flase"),
+     "prior_args of vhp_rewo on pendulum", "/standardise: 'flase' is not of type bool"),
+    (lambda c: c["datasets"]["pendulum"]["prior_args"]["vhp"].update(hidden=[64, "64"]),
+     "prior_args of vhp_rewo on pendulum", "/hidden: [64, '64'] is not of type list[int]"),
+    (lambda c: c["datasets"]["pendulum"]["prior_args"]["vhp"].update(zeta_dim=True),
+     "prior_args of vhp_rewo on pendulum", "/zeta_dim: True is not of type int"),
 ]
 
 

@@ -9,6 +9,7 @@ import difflib
 import hashlib
 import inspect
 import json
+import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -214,6 +215,9 @@ def validate(config: dict[str, Any]) -> None:
             for entry in spec[key]:
                 with problems.check():
                     _check_defined(config, section, entry, f"tables/{table}/{key}")
+    if "table1" in config["tables"]:
+        with problems.check():
+            _check_table1_dataset(config)
     for dataset in config["runtime"].get("compile", []):
         with problems.check():
             _check_defined(config, "datasets", dataset, "runtime/compile")
@@ -246,6 +250,19 @@ def validate(config: dict[str, Any]) -> None:
         with problems.check():
             _check_schedule(spec)
     problems.raise_any()
+
+
+def _check_table1_dataset(config: dict[str, Any]) -> None:
+    """Table 1 pairs methods on one dataset's seeds and reads the angle from a 2-D latent: one dataset, with
+    angle labels (a variant such as a thicker rod gets its own config and page)."""
+    names = config["tables"]["table1"]["datasets"]
+    if len(names) != 1:
+        raise ConfigError(f"config key tables/table1/datasets: {names} names {len(names)} datasets; Table 1 pairs "
+                          "its methods on one dataset's seeds, so give one (another dataset gets a config of its "
+                          "own, as workflow/config/table1_rod5.yaml does for pendulum_rod5)")
+    if names[0] in config["datasets"] and not DATASETS[dataset_kind(config, names[0])].angles:
+        raise ConfigError(f"config key tables/table1/datasets: {names[0]!r} has no angle labels to read out "
+                          f"(a {dataset_kind(config, names[0])!r} dataset); Table 1 needs a pendulum")
 
 
 def _check_defined(config: dict[str, Any], section: str, name: str, where: str) -> None:
@@ -282,9 +299,32 @@ def _check_prior_args(spec: dict[str, Any]) -> None:
     where = (f"prior_args of {method} on {dataset} (datasets/{dataset}/prior_args/{spec['prior']}, "
              f"methods/{method}/prior_args)")
     check_keys(spec["prior_args"], dict.fromkeys(known), where)
+    for name, value in spec["prior_args"].items():
+        if not _fits(value, hint := known[name].annotation):
+            raise ConfigError(f"config key {where}/{name}: {value!r} is not of type {_type_name(hint)}, which "
+                              f"the {spec['prior']!r} prior's {name!r} takes")
     missing = [n for n, p in known.items() if p.default is p.empty and n not in spec["prior_args"]]
     if missing:
         raise ConfigError(f"config key {where}: missing {missing}, which the {spec['prior']!r} prior requires")
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a constructor's type hint: bool, int, float, str and list[...] of them are
+    checked (a bool is no number; an int is a float); any other hint, or none, is the prior's own to check."""
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint in (int, float):
+        return isinstance(value, int if hint is int else (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    return str(hint) if typing.get_origin(hint) else getattr(hint, "__name__", str(hint))
 
 
 def _check_schedule(spec: dict[str, Any]) -> None:
