@@ -498,6 +498,15 @@ def test_seed_offsets_move_one_draw_of_the_seed_alone(config, tmp_path):
         assert_same_models(moved_weights / "model.pt", seed2 / "model.pt")
 
 
+def test_a_run_without_snapshot_steps_is_evaluated_without_their_readouts(config, tmp_path):
+    """`snapshot_steps: []` publishes an empty snapshots.npz, which the evaluate rule still passes on."""
+    spec = make_spec(config, epochs=1)
+    spec["training"]["snapshot_steps"] = []
+    fit(spec, load("pendulum", spec["data_root"], spec["dataset_args"]), tmp_path, progress=False)
+    metrics = evaluate_run(tmp_path / "model.pt", tmp_path / "snapshots.npz")
+    assert metrics["snapshots"] == [] and metrics["ols"]["abs_error"] > 0
+
+
 def test_learning_rate_stages_follow_burda():
     stages = [[3**i, 1e-3 * 10 ** (-i / 7)] for i in range(8)]
     assert sum(n for n, _ in stages) == 3280

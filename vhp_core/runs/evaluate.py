@@ -68,8 +68,11 @@ def evaluate_nll(model_path: str | Path, samples: int, n_items: int | None) -> d
 
 def snapshot_readouts(snapshots_path: str | Path) -> list[dict[str, float]]:
     """Table 1's read-outs of the test codes snapshot during training (snapshots.npz), one entry per step:
-    when a seed's loop takes the shape it ends with (`split_half_readouts`)."""
+    when a seed's loop takes the shape it ends with (`split_half_readouts`). No entry for a run configured
+    without snapshot steps, whose archive the trainer publishes empty."""
     with np.load(snapshots_path) as f:
+        if "step" not in f.files:
+            return []
         return [{"step": int(step), "beta": float(beta), **split_half_readouts(mu, angle)}
                 for step, beta, mu, angle in zip(f["step"], f["beta"], f["mu"], f["labels"], strict=True)]
 
