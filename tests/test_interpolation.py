@@ -190,3 +190,22 @@ def test_the_pendulum_angle_read_out_recovers_the_rendered_angle():
     assert np.abs(error).max() < 0.01
     ends = pendulum.endpoint_images({"image_size": 16, "rod_width": 3.0, "bob_radius": 1.6}, [0, 180])
     assert pendulum.read_angle(ends).tolist() == pytest.approx([0.0, math.pi], abs=1e-3)
+
+
+def test_fig4_draws_each_decoded_frame_at_its_own_size_and_boxes_the_jump(tmp_path):
+    """Fig. 4 of a pendulum variant rendered at 20 px (not the default 16): each frame is drawn as a 20 x 20
+    image titled with its read-out angle; the one frame reached by a leap of 90 degrees on a path of 10-degree
+    steps is boxed."""
+    from vhp_core.report.plots_interpolation import pendulum_frames
+    smooth = np.radians(np.arange(0, 100, 10))
+    leap = np.radians([0, 10, 20, 30, 120, 130, 140, 150, 160, 170])
+    for name, angles in (("smooth", smooth), ("leap", leap)):
+        frames = pendulum.render(angles, 20, 3.0, 1.6).reshape(1, len(angles), 400)
+        np.savez(tmp_path / f"{name}.npz", decoded=frames)
+    fig = pendulum_frames({"smooth": tmp_path / "smooth.npz", "leap": tmp_path / "leap.npz"}, jump_factor=3.0)
+    axes = np.array(fig.axes).reshape(2, 10)
+    assert {ax.images[0].get_array().shape for ax in axes.flat} == {(20, 20)}
+    assert [round(float(ax.get_title()[:-1]), -1) % 360 for ax in axes[1]] == [0, 10, 20, 30, 120, 130, 140, 150,
+                                                                               160, 170]
+    assert [len(ax.patches) for ax in axes[0]] == [0] * 10
+    assert [len(ax.patches) for ax in axes[1]] == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]

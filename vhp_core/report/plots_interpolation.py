@@ -1,4 +1,5 @@
 """Figures of graph-based interpolations (Figs. 3-5): the graph in latent space and the decoded path."""
+import math
 from pathlib import Path
 
 import matplotlib
@@ -78,11 +79,13 @@ def pendulum_angles(run: dict[str, np.ndarray], jump_factor: float) -> tuple[np.
     return np.degrees(angles.numpy()), np.degrees(steps.numpy()), discontinuities(steps, jump_factor).numpy()
 
 
-def pendulum_frames(runs: dict[str, str | Path], jump_factor: float, image_size: int) -> plt.Figure:
+def pendulum_frames(runs: dict[str, str | Path], jump_factor: float) -> plt.Figure:
     """Fig. 4: the decoded frames of the first pair's path, one row per method, with the read-out angle
-    above each frame; frames reached by a jump (discontinuities, jump_factor x the median step) boxed."""
+    above each frame; frames reached by a jump (discontinuities, jump_factor x the median step) boxed. The
+    frames are square images, whatever their size (a pendulum variant may render another)."""
     loaded = {label: dict(np.load(path)) for label, path in runs.items()}
-    frames = next(iter(loaded.values()))["decoded"].shape[1]
+    _, frames, pixels = next(iter(loaded.values()))["decoded"].shape
+    image_size = math.isqrt(pixels)
     fig, axes = plt.subplots(len(loaded), frames, figsize=(0.75 * frames, 1.05 * len(loaded)), squeeze=False)
     for row, (label, run) in zip(axes, loaded.items(), strict=True):
         angles, _, jumps = pendulum_angles(run, jump_factor)

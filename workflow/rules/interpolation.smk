@@ -74,7 +74,6 @@ rule fig3_fig4_pendulum_interpolation:
     params:
         labels=method_labels(config["figures"]["pendulum_interpolation"]["methods"]),
         jump_factor=config["figures"]["pendulum_interpolation"]["jump_factor"],
-        image_size=config["datasets"]["pendulum"]["args"]["image_size"],
     script:
         "../scripts/fig3_fig4_pendulum_interpolation.py"
 

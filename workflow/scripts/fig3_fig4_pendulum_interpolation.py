@@ -10,7 +10,7 @@ from vhp_core.report.plots_interpolation import pendulum_frames, pendulum_graphs
 start(snakemake)
 runs = dict(zip(snakemake.params.labels.values(), snakemake.input, strict=True))
 save_figure(pendulum_graphs(runs), snakemake.output.fig3, snakemake.output.fig3_pdf)
-save_figure(pendulum_frames(runs, snakemake.params.jump_factor, snakemake.params.image_size),
+save_figure(pendulum_frames(runs, snakemake.params.jump_factor),
             snakemake.output.fig4, snakemake.output.fig4_pdf)
 summary = pd.DataFrame(pendulum_summary(runs, snakemake.params.jump_factor))
 with atomic_path(snakemake.output.csv) as tmp:
