@@ -82,6 +82,7 @@ import train_benchmark as tb  # noqa: E402
 
 from vhp_core import datasets  # noqa: E402
 from vhp_core.datasets import DataError, Splits  # noqa: E402
+from vhp_core.io import write_text  # noqa: E402
 from vhp_core.maths import noise
 from vhp_core.maths.nll import importance_sampled_nll  # noqa: E402
 from vhp_core.maths.objectives import OBJECTIVES  # noqa: E402
@@ -647,8 +648,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(args)
     print(summary(report, (DRY if args.dry else FULL).pack_runs))
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "gpu_check.json").write_text(json.dumps({"ok": report.ok, "checks": report.checks,
-                                                             "figures": report.figures}, indent=2) + "\n")
+    write_text(args.out_dir / "gpu_check.json", json.dumps({"ok": report.ok, "checks": report.checks,
+                                                            "figures": report.figures}, indent=2) + "\n")
     return 0 if report.ok else 1
 
 

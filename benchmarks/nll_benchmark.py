@@ -30,6 +30,7 @@ from torch import nn
 from torch.utils import benchmark
 
 from vhp_core.devices import tune_cpu_process
+from vhp_core.io import write_text
 from vhp_core.maths.model import VAE, ModelConfig
 from vhp_core.maths.nll import DEFAULT_BATCH, DEFAULT_CHUNK, importance_sampled_nll
 
@@ -243,7 +244,7 @@ def main() -> None:
     tuned = tune_cpu_process()  # as evaluate_nll does, before the first parallel op; the reference runs under it too
     torch.set_num_threads(args.threads)
     results = run(args, tuned)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    write_text(args.out, json.dumps(results, indent=2) + "\n")
     print(markdown(results))
 
 

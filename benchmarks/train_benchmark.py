@@ -19,9 +19,9 @@ Cells
 (c) pack: R = 1, 3, 10 pendulum VHP + REWO runs (seeds 1..R) packed into one model, against the same
     R runs trained one by one on the same threads; MNIST VHP + REWO with R = 1, 3. Run-steps/s (R x
     steps/s of the pack) and their ratio.
-(d) geco: VHP + GECO on the MNIST architecture with beta held at 1e-40 against beta = 1: the config's
-    GECO schedule with nu = 0 (Eq. 5 then leaves log beta at beta_init) and beta_init 1e-40 or 1; the
-    held beta is read back from each run's summary. 1e-40 is a float32 denormal: unflushed, the
+(d) geco: VHP + GECO on the MNIST architecture with beta held at 1e-40 against beta = 1: a constant
+    schedule at 1e-40 or 1 (the beta GECO reaches, without Eq. 5 moving it) on GECO's model; the held
+    beta is read back from each run's summary. 1e-40 is a float32 denormal: unflushed, the
     gradient through beta * F fills the backward pass with denormals. The trainer flushes them
     (`tune_cpu_process` in `fit_pack`), but the flag is per thread: it reaches the
     calling thread and threads started after it, not an intra-op (OpenMP) thread pool that already
@@ -93,6 +93,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts:
 from nll_benchmark import binary_data, matmul_peak_gflops, reference_nll, timed  # noqa: E402
 
 from vhp_core.datasets import Splits  # noqa: E402
+from vhp_core.io import write_text  # noqa: E402
 from vhp_core.maths.nll import importance_sampled_nll  # noqa: E402
 from vhp_core.runs import train  # noqa: E402
 from vhp_core.runs.config import load_config, resolve_run  # noqa: E402
@@ -363,7 +364,7 @@ def geco_cell(config: dict[str, Any], threads: int, sizes: Sizes, control: bool)
     """(d) The GECO step at beta = 1e-40 against beta = 1, with the beta each run held (from its summary)
     and the flush probe after the runs; with `control`, also at 1e-40 with flushing turned off."""
     make = splits_maker("dynamic_mnist")
-    out: dict[str, Any] = {"arch": "mnist", "method": "vhp_geco, nu = 0"}
+    out: dict[str, Any] = {"arch": "mnist", "method": "vhp_geco, beta held constant"}
     for key, beta in (("beta_1", 1.0), ("beta_1e-40", 1e-40)):
         held: list[float] = []
         rate = pack_rate([geco_spec(config, threads, beta)], make, sizes,
@@ -484,7 +485,7 @@ def markdown(r: dict[str, Any]) -> str:
               "compiled | compiled / eager |", "|---|---|---|---|"]
     lines += [f"| {c['arch']}, R = {c['runs']} | {c['eager_steps_per_s']:.1f} | {c['compiled_steps_per_s']:.1f} | "
               f"{c['speedup']:.2f}x |" for c in r["compile"]]
-    lines += ["", "| GECO step, MNIST VHP (beta held: nu = 0) | ms/step | / beta = 1 |", "|---|---|---|",
+    lines += ["", "| GECO step, MNIST VHP (beta held constant) | ms/step | / beta = 1 |", "|---|---|---|",
               f"| beta = 1 | {g['beta_1']['ms_per_step']:.1f} | 1 |",
               f"| beta = {g['beta_1e-40']['held_beta']:.0e}, as the trainer runs it (denormals flushed in "
               f"{100 * g['denormals_flushed_after_fit']:.0f} % of a parallel op's work) | "
@@ -510,8 +511,8 @@ def write(results: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {**results, "ratios": ratios(results)}
     json_path, md_path = out_dir / "train_benchmark.json", out_dir / "train_benchmark.md"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    md_path.write_text(markdown(results) + "\n")
+    write_text(json_path, json.dumps(results, indent=2) + "\n")
+    write_text(md_path, markdown(results) + "\n")
     return json_path, md_path
 
 
