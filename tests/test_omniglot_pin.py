@@ -57,7 +57,7 @@ def synthetic_chardata() -> tuple[bytes, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def pin_chardata(monkeypatch, tmp_path: Path, blob: str) -> None:
-    """Use a copy of data/checksums.tsv in which chardata.mat's git blob id is `blob`."""
+    """Use a copy of vhp_core/datasets/checksums.tsv in which chardata.mat's git blob id is `blob`."""
     table = tmp_path / "checksums.tsv"
     table.write_text(CHECKSUMS.read_text().replace(PINNED, blob))
     monkeypatch.setattr(fetch_module, "CHECKSUMS", table)

@@ -1,4 +1,4 @@
-"""Verified data files: raw files pinned in data/checksums.tsv, and the processed splits.
+"""Verified data files: raw files pinned in vhp_core/datasets/checksums.tsv, and the processed splits.
 
 `fetch` resolves a raw file from, in order, the data cache `root/<source>/raw/<file>`, a mirror folder
 laid out like the cache without `raw/` (`<mirror>/<source>/<file>`, from the `mirror` argument or else
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Pin:
-    """One row of data/checksums.tsv."""
+    """One row of vhp_core/datasets/checksums.tsv."""
 
     source: str
     file: str

@@ -1,7 +1,7 @@
 """OMNIGLOT datasets: Burda et al.'s 28x28 chardata (the paper's column) and a small real stand-in.
 
 - `omniglot`: chardata.mat of Burda et al. (IWAE), from their repository yburda/iwae, accepted only with
-  the git blob id pinned in data/checksums.tsv; the manifest records its sha256 (`sources_sha256`), so a
+  the git blob id pinned in vhp_core/datasets/checksums.tsv; the manifest records its sha256 (`sources_sha256`), so a
   run states which bytes it used. Loaded as their `datasets.py` does: each column is a 28x28 image stored
   column-major (transposed here to row-major), the training images are shuffled with numpy
   RandomState(123) and the last 1,345 of them are the validation set; the test images are kept in order.

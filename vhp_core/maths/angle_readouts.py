@@ -39,8 +39,9 @@ def polar_angle(z: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 def fit_polar_regression(phi: np.ndarray, angle: np.ndarray) -> tuple[int, float]:
     """OLS of the true angle on a read angle with unit slope of either sign and an offset:
-    angle ~ s * phi + b (mod 2 pi). For each s the least-squares circular offset is the circular
-    mean of the residuals; the sign with the smaller squared wrapped residual wins."""
+    angle ~ s * phi + b (mod 2 pi). For each s the offset is the circular mean of the residuals, which
+    minimises sum(1 - cos r), the squared error to leading order (r^2 / 2) but not exactly when residuals
+    spread widely; the sign with the smaller squared wrapped residual wins."""
     best = None
     for s in (1, -1):
         resid = angle - s * phi

@@ -1,6 +1,8 @@
-"""Where the models' Gaussian noise comes from. Every draw of a model goes through `standard_normal`,
-so that the trainer can hand each run noise drawn from the run's own generator outside `vmap`: a packed
-run draws exactly what it would alone. Outside a `source` block the draws come from torch's global RNG."""
+"""Where the models' Gaussian noise comes from. Every draw of the bounds a model trains and is evaluated on
+(the encoder's reparameterised samples, the VHP's proposal) goes through `standard_normal`, so that the
+trainer can hand each run noise drawn from the run's own generator outside `vmap`: a packed run draws exactly
+what it would alone. Outside a `source` block the draws come from torch's global RNG, as do those of a
+prior's `sample` (samples for figures and snapshots, never a training step)."""
 import contextlib
 from collections.abc import Iterator, Sequence
 
@@ -20,7 +22,7 @@ class RecordingNoise(NoiseSource):
     def __init__(self) -> None:
         self.shapes: list[tuple[int, ...]] = []
 
-    def draw(self, shape, dtype, device):
+    def draw(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         self.shapes.append(tuple(shape))
         return torch.zeros(shape, dtype=dtype, device=device)
 
@@ -31,7 +33,7 @@ class QueuedNoise(NoiseSource):
     def __init__(self, tensors: Sequence[torch.Tensor]):
         self.tensors, self.next = list(tensors), 0
 
-    def draw(self, shape, dtype, device):
+    def draw(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         if self.next >= len(self.tensors) or tuple(self.tensors[self.next].shape) != tuple(shape):
             have = tuple(self.tensors[self.next].shape) if self.next < len(self.tensors) else "nothing"
             raise RuntimeError(f"noise draw {self.next} asks for shape {tuple(shape)}, the plan has {have}: "

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 STALE_SECONDS = 1800
-"""A lock not refreshed for this long is stale: the holder refreshes it at every log point and checkpoint."""
+"""A lock not refreshed for this long is stale: the holder refreshes it at every log point
+(an epoch's checkpoint follows its last log point)."""
 
 
 class RunLockedError(RuntimeError):

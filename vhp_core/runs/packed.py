@@ -99,7 +99,7 @@ class PackedModel:
         m.load_state_dict(self.state_dict(run))
         return m.to(self.flat.device)
 
-    def call(self, fn: Callable, args: Sequence[torch.Tensor], generators: Sequence[torch.Tensor],
+    def call(self, fn: Callable, args: Sequence[torch.Tensor], generators: Sequence[torch.Generator],
              compiled: bool = False) -> Any:
         """fn(model, *args) for every run, args and outputs with a leading run axis; the noise `fn` draws
         through `vhp_core.maths.noise` comes from each run's own generator, in the order of a run alone.
