@@ -38,7 +38,8 @@ class DatasetSpec:
     (training items, test items, item size) before any data is read (an upper bound where only the data tell), for
     the cost of a run (`vhp_core.runs.cost`);
     `endpoints(root, args, pairs)`, where the dataset has them, gives the (P, D) start and end items of the
-    interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6);
+    interpolations the config's `interpolation.pairs` names in the dataset's own terms (Figs. 3-6), and
+    `check_pairs(args, pairs)` says which pair it cannot read (None if none), from the config alone;
     `angles`: the splits' labels hold each item's true angle (radians) under 'valid' and 'test', so the
     angle read-outs of Table 1 apply to a model with a 2-D latent space; `check(args)`, where given, says
     what in the args the data cannot honour (None if nothing), before any data is prepared."""
@@ -48,6 +49,7 @@ class DatasetSpec:
     args: dict[str, Any]
     shape: Callable[[dict[str, Any]], tuple[int, int, int]]
     endpoints: Callable[[Path, dict[str, Any], list[list[Any]]], tuple[torch.Tensor, torch.Tensor]] | None = None
+    check_pairs: Callable[[dict[str, Any], list[list[Any]]], str | None] | None = None
     angles: bool = False
     check: Callable[[dict[str, Any]], str | None] | None = None
 

@@ -213,22 +213,33 @@ def load(root: Path, args: dict[str, Any]) -> Splits:
                   labels=labels)
 
 
+def check_pairs(args: dict[str, Any], pairs: list[list[Any]]) -> str | None:
+    """The first pair that is not [motion, position, motion, position], with motions among the configured
+    trials and positions in [0, 1], named; None if all are."""
+    motions = list(args.get("trials") or {})
+    for pair in pairs:
+        if (len(pair) != 4 or any(pair[i] not in motions for i in (0, 2))
+                or not all(isinstance(pair[i], int | float) and not isinstance(pair[i], bool) and 0 <= pair[i] <= 1
+                           for i in (1, 3))):
+            return (f"pair {pair!r}: expected [motion, position, motion, position] with motions from "
+                    f"{sorted(motions)} (the keys of args/trials) and positions in [0, 1]")
+    return None
+
+
 def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Start and end poses of the interpolations from [motion, position, motion, position] pairs; a
     position in [0, 1] picks the frame at that fraction of the motion's sequence (Fig. 5)."""
+    if trouble := check_pairs(args, pairs):
+        raise ValueError(f"mocap interpolation {trouble}")
     sequences = load_meta(root, args).sequences
     ends: list[list[np.ndarray]] = [[], []]
     for pair in pairs:
-        if (len(pair) != 4 or any(pair[i] not in sequences for i in (0, 2))
-                or not all(isinstance(pair[i], int | float) and 0 <= pair[i] <= 1 for i in (1, 3))):
-            raise ValueError(f"mocap interpolation pair {pair!r}: expected [motion, position, motion, position] "
-                             f"with motions from {sorted(sequences)} and positions in [0, 1]")
         for end, (motion, position) in enumerate((pair[:2], pair[2:])):
             sequence = sequences[motion]
             ends[end].append(sequence[round(position * (len(sequence) - 1))])
     return tuple(torch.from_numpy(np.stack(e).astype(np.float32)) for e in ends)
 
 
-DATASETS.register(NAME)(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints,
+DATASETS.register(NAME)(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, check_pairs=check_pairs,
                              shape=lambda args: (CAPTURE_FRAMES // args["frame_step"],) * 2 + (len(FEATURES),), args={
     "trials": None, "frame_step": None, "split_seed": None, "split": {"valid": None, "test": None}, "mirror": None}))

@@ -104,11 +104,18 @@ def load(root: Path, args: dict[str, Any]) -> Splits:
     )
 
 
+def check_pairs(args: dict[str, Any], pairs: list[list[Any]]) -> str | None:
+    """The first pair that is not [start, end] joint angles in degrees, named; None if all are."""
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(a, int | float) and not isinstance(a, bool) for a in pair):
+            return f"pair {pair!r}: expected [start, end] joint angles in degrees"
+    return None
+
+
 def endpoints(root: Path, args: dict[str, Any], pairs: list[list[Any]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Start and end images of the interpolations from pairs of joint angles in degrees ([[0, 180]]: Fig. 4)."""
-    for pair in pairs:
-        if len(pair) != 2 or not all(isinstance(a, int | float) for a in pair):
-            raise ValueError(f"pendulum interpolation pair {pair!r}: expected [start, end] joint angles in degrees")
+    if trouble := check_pairs(args, pairs):
+        raise ValueError(f"pendulum interpolation {trouble}")
     return endpoint_images(args, [p[0] for p in pairs]), endpoint_images(args, [p[1] for p in pairs])
 
 
@@ -134,7 +141,8 @@ def check(args: dict[str, Any]) -> str | None:
     return None
 
 
-DATASETS.register("pendulum")(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, angles=True, check=check,
+DATASETS.register("pendulum")(DatasetSpec(prepare=prepare, load=load, endpoints=endpoints, check_pairs=check_pairs,
+                                   angles=True, check=check,
                                    shape=lambda args: (args["split"]["train"],
                                                       args["n_images"] - sum(args["split"].values()),
                                                       args["image_size"] ** 2), args={

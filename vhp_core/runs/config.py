@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from vhp_core.datasets import DATASETS
+from vhp_core.datasets.base import DatasetSpec
 from vhp_core.devices import DeviceError, resolve_device
 from vhp_core.maths.likelihoods import LIKELIHOODS
 from vhp_core.maths.objectives import OBJECTIVES
@@ -196,6 +197,9 @@ def validate(config: dict[str, Any]) -> None:
             if graph and graph["neighbours"] >= graph["nodes"]:
                 raise ConfigError(f"config key datasets/{name}/interpolation/neighbours: {graph['neighbours']} "
                                   f"neighbours need more than {graph['nodes']} nodes (interpolation/nodes)")
+        with problems.check():
+            if entry.get("interpolation") and dataset_kind(config, name) in DATASETS:
+                _check_pairs(DATASETS[dataset_kind(config, name)], entry, name)
     with problems.check():
         try:
             resolve_device(config["device"], "device")
@@ -218,6 +222,11 @@ def validate(config: dict[str, Any]) -> None:
     if "table1" in config["tables"]:
         with problems.check():
             _check_table1_dataset(config)
+    for dataset in config["tables"].get("table2", {}).get("datasets", []):
+        with problems.check():
+            if dataset in config["datasets"] and "nll" not in config["datasets"][dataset]:
+                raise ConfigError(f"config key tables/table2/datasets: {dataset!r} has no `datasets/{dataset}/nll` "
+                                  "settings (samples, n_items), which Table 2's test NLL needs")
     for dataset in config["runtime"].get("compile", []):
         with problems.check():
             _check_defined(config, "datasets", dataset, "runtime/compile")
@@ -239,9 +248,13 @@ def validate(config: dict[str, Any]) -> None:
         with problems.check():
             if "dataset" in spec:
                 _check_defined(config, "datasets", spec["dataset"], f"figures/{figure}/dataset")
-                if figure in INTERPOLATING_FIGURES and "interpolation" not in config["datasets"][spec["dataset"]]:
+                graph = config["datasets"][spec["dataset"]].get("interpolation")
+                if figure in INTERPOLATING_FIGURES and not graph:
                     raise ConfigError(f"config key figures/{figure}/dataset: {spec['dataset']!r} has no "
                                       f"`datasets/{spec['dataset']}/interpolation` settings")
+                if "pair" in spec and graph and spec["pair"] >= len(graph["pairs"]):
+                    raise ConfigError(f"config key figures/{figure}/pair: {spec['pair']} (0-based) is not one of the "
+                                      f"{len(graph['pairs'])} pairs of datasets/{spec['dataset']}/interpolation/pairs")
     problems.raise_any()  # the run grid below needs the names above to resolve
     for dataset, method in dict.fromkeys((d, m) for d, m, _ in run_grid(config)):
         spec = resolve_run(config, dataset, method, 0)
@@ -250,6 +263,16 @@ def validate(config: dict[str, Any]) -> None:
         with problems.check():
             _check_schedule(spec)
     problems.raise_any()
+
+
+def _check_pairs(dataset: DatasetSpec, entry: dict[str, Any], name: str) -> None:
+    """The interpolation pairs a dataset's config names, read as its endpoints will read them after training."""
+    where = f"config key datasets/{name}/interpolation/pairs"
+    if dataset.endpoints is None:
+        raise ConfigError(f"{where}: {name!r} defines no interpolation endpoints, so its pairs cannot be read")
+    pairs = entry["interpolation"]["pairs"]
+    if dataset.check_pairs is not None and (trouble := dataset.check_pairs(entry["args"], pairs)):
+        raise ConfigError(f"{where}: {trouble}")
 
 
 def _check_table1_dataset(config: dict[str, Any]) -> None:
