@@ -433,7 +433,7 @@ def test_the_prior_is_initialised_from_the_codes_of_its_first_update(config, tmp
     model = build_model(spec, splits.data_dim)
     order = torch.randperm(100, generator=make_generator(torch.device("cpu"), spec["seed"]))
     mu, std = model.encode_mean(splits.train[:100][order])
-    assert not trained.prior.awaiting_data
+    assert trained.prior.initialised
     torch.testing.assert_close(trained.prior.loc, mu.mean(0))
     torch.testing.assert_close(trained.prior.log_scale.exp() ** 2, mu.var(0, correction=0) + std.pow(2).mean(0))
 

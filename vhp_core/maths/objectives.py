@@ -33,36 +33,15 @@ class Objective:
             return rec.mean() + beta * kl.mean()
         return -(torch.logsumexp(-(rec + kl), dim=0) - math.log(rec.shape[0])).mean()
 
-    def __call__(self, model: VAE, x: torch.Tensor, k: int) -> "LossTerms":
-        s, prior_k = self.sample_counts(k)
-        rec, kl = model.rec_and_kl(x, s, prior_k)
-        return LossTerms(rec, kl, self)
+    def terms(self, model: VAE, x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample C and F, ((k,) B) each, of a batch under this objective's sample counts."""
+        return model.rec_and_kl(x, *self.sample_counts(k))
 
 
 def first_sample_mean(t: torch.Tensor) -> torch.Tensor:
     """Batch mean of the first sample of a ((k,) B) tensor: the C and F an objective reports and REWO and
     GECO track (for the IW bound, one of its k joint samples)."""
     return t.reshape(-1, t.shape[-1])[0].mean()
-
-
-@dataclass
-class LossTerms:
-    """Per-sample C and F of one batch, ((k,) B) each, and the objective that turns them into a loss."""
-
-    samples_rec: torch.Tensor
-    samples_kl: torch.Tensor
-    objective: Objective
-
-    @property
-    def rec(self) -> torch.Tensor:
-        return first_sample_mean(self.samples_rec)
-
-    @property
-    def kl(self) -> torch.Tensor:
-        return first_sample_mean(self.samples_kl)
-
-    def loss(self, beta: float | torch.Tensor) -> torch.Tensor:
-        return self.objective.loss(self.samples_rec, self.samples_kl, beta)
 
 
 weighted_elbo = OBJECTIVES.register("elbo")(Objective(joint=False))

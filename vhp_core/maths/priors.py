@@ -48,20 +48,6 @@ class Prior(nn.Module):
         a boolean buffer `initialised`, which the trainer sets once it has applied them."""
         return {}
 
-    @property
-    def awaiting_data(self) -> bool:
-        """True while the data-dependent initialisation is still due."""
-        return "initialised" in dict(self.named_buffers()) and not bool(self.initialised)
-
-    @torch.no_grad()
-    def initialise(self, mu: torch.Tensor, std: torch.Tensor) -> None:
-        """Apply `data_init` to this (single-run) prior."""
-        params = dict(self.named_parameters())
-        for name, value in self.data_init(mu, std).items():
-            params[name].copy_(value)
-        if "initialised" in dict(self.named_buffers()):
-            self.initialised.fill_(True)
-
 
 @PRIORS.register("standard_normal")
 class StandardNormal(Prior):

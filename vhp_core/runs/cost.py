@@ -43,9 +43,8 @@ def _linear_flops(model: nn.Module, call: Callable[[], Any]) -> int:
 def linear_forward_flops(spec: dict[str, Any], data_dim: int) -> int:
     """Linear-layer FLOPs of one forward pass of the run's training loss on one batch."""
     model = build_model(spec, data_dim)
-    samples, prior_k = OBJECTIVES[spec["objective"]].sample_counts(spec["k"])
     x = torch.zeros(spec["training"]["batch_size"], data_dim)
-    return _linear_flops(model, lambda: model.rec_and_kl(x, samples, prior_k))
+    return _linear_flops(model, lambda: OBJECTIVES[spec["objective"]].terms(model, x, spec["k"]))
 
 
 def nll_sample_flops(spec: dict[str, Any], data_dim: int, samples: int = 100) -> float:
