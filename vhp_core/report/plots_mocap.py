@@ -14,6 +14,7 @@ from matplotlib.patches import Rectangle
 from vhp_core.datasets.mocap import MocapMeta
 from vhp_core.maths.interpolation import discontinuities
 from vhp_core.report.plots_interpolation import graph_panel
+from vhp_core.report.tables import markdown_rows
 
 PAIR_COLOURS = ["black", "tab:orange", "red", "maroon"]  # Fig. 5: within a motion, then three across motions
 SIDE_COLOURS = {"Left": "tab:blue", "LHip": "tab:blue", "LThumb": "tab:blue", "Right": "tab:red",
@@ -169,13 +170,6 @@ def smoothness_figure(table: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def _markdown_table(frame: pd.DataFrame, digits: int) -> list[str]:
-    """The rows of a Markdown table of `frame`, numbers to `digits` decimals."""
-    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
-    return lines + ["| " + " | ".join(v if isinstance(v, str) else f"{v:.{digits}f}" for v in row) + " |"
-                    for row in frame.astype(object).itertuples(index=False)]
-
-
 def _by_group(table: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per method (rows) and body part (columns), the mean over the part's channels of `column`, and over all."""
     pivot = table.pivot_table(index="method", columns="group", values=column, sort=False)
@@ -196,13 +190,13 @@ def smoothness_markdown(table: pd.DataFrame, points: pd.DataFrame) -> str:
         f"{n} interpolations (RMS of the second difference of the decoded, z-scored joint angles along the path; "
         "lower is smoother). Paper (Sec. 4.2, Fig. 7): VHP + REWO gives smoother interpolations than VampPrior "
         "and IWAE, on an axis of 0 to 0.03 in the paper's own normalisation, which is not given: only the "
-        "ordering is comparable.", "", *_markdown_table(_by_group(table, "mean"), 4), "",
+        "ordering is comparable.", "", *markdown_rows(_by_group(table, "mean"), 4), "",
         "## Normalised smoothness", "",
         "The same factor divided, per path and channel, by the RMS of the first difference (paths along which a "
         "channel stands still are left out): scale-free, so a decoder that blurs towards the mean pose does not "
         "gain by it. 0 at constant speed; about 1.4 for a path that stands still but for one leap.", "",
-        *_markdown_table(_by_group(table, "normalised_mean"), 4), "",
+        *markdown_rows(_by_group(table, "normalised_mean"), 4), "",
         "## Per seed, beside the reconstruction error", "",
         "RMS error of decoding the posterior mean of each test frame (z-scored units, over frames and channels). "
         f"A decoder that always outputs the mean pose has error {points['mean_pose_rms'].mean():.3f} and "
-        "smoothness factor 0.", "", *_markdown_table(seeds, 4), ""])
+        "smoothness factor 0.", "", *markdown_rows(seeds, 4), ""])

@@ -302,17 +302,19 @@ def table2_display(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def to_markdown(table: pd.DataFrame, title: str) -> str:
-    cols = list(table.columns)
-
+def markdown_rows(frame: pd.DataFrame, digits: int = 3) -> list[str]:
+    """The lines of a Markdown table of `frame`: numbers to `digits` decimals, missing values blank."""
     def fmt(v: object) -> str:
         if _missing(v):
             return ""
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
-    lines = [f"## {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    return lines + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    return "\n".join([f"## {title}", "", *markdown_rows(table)]) + "\n"
 
 
 HTML_STYLE = ("body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;font-size:14px}"
