@@ -1,5 +1,8 @@
 # The only Python logic of the workflow: validate the config, build the run grid, input functions.
 from pathlib import Path
+from typing import Any
+
+from snakemake.iocontainers import Wildcards
 
 from vhp_core.runs.config import (
     complete,
@@ -7,6 +10,7 @@ from vhp_core.runs.config import (
     manifest_path,
     plan_packs,
     resolve_run,
+    Run,
     run_digest,
     run_identity,
     run_grid,
@@ -26,7 +30,7 @@ RUN = "results/{dataset}/{method}/seed{seed}"
 RUNS = "results/runs"
 
 
-def run_folder(dataset, method, seed):
+def run_folder(dataset: str, method: str, seed: int | str) -> str:
     """Where a run trains: a folder keyed by the digest of its resolved spec. A changed config trains in a
     new folder; the finished run stays published under RUN until its replacement is done.
     """
@@ -40,7 +44,9 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def run_files(name, datasets, methods, seeds=None):
+def run_files(
+    name: str, datasets: list[str], methods: list[str], seeds: list[int] | None = None
+) -> list[str]:
     """Paths of one per-run file over a grid of datasets x methods x seeds."""
     return expand(
         f"{RUN}/{name}",
@@ -50,12 +56,12 @@ def run_files(name, datasets, methods, seeds=None):
     )
 
 
-def table_inputs(table, name="metrics.json"):
+def table_inputs(table: str, name: str = "metrics.json") -> list[str]:
     spec = config["tables"][table]
     return run_files(name, spec["datasets"], spec["methods"], spec.get("seeds"))
 
 
-def sensitivity_inputs():
+def sensitivity_inputs() -> list[str]:
     """metrics.json of every setting and seed of the sensitivity study, each run once."""
     seeds = config["sensitivity"]["seeds"]
     runs = {(l["dataset"], l["method"]) for l in sensitivity_levels(config)}
@@ -64,21 +70,21 @@ def sensitivity_inputs():
     ]
 
 
-def method_labels(methods):
+def method_labels(methods: list[str]) -> dict[str, str]:
     return {m: config["methods"][m]["label"] for m in methods}
 
 
-def figure_runs(figure, name):
+def figure_runs(figure: str, name: str) -> list[str]:
     """One per-run file for each method of a figure drawn from one (dataset, seed)."""
     spec = config["figures"][figure]
     return run_files(name, [spec["dataset"]], spec["methods"], [spec["seed"]])
 
 
-def smoothness_seeds():
+def smoothness_seeds() -> list[int]:
     return config["figures"]["smoothness"].get("seeds", config["seeds"])
 
 
-def smoothness_inputs():
+def smoothness_inputs() -> list[str]:
     """smoothness.npz of every (method, seed) of Fig. 7, method-major (the script splits them so)."""
     spec = config["figures"]["smoothness"]
     return [
@@ -90,7 +96,7 @@ def smoothness_inputs():
     ]
 
 
-def interpolation_settings(wildcards):
+def interpolation_settings(wildcards: Wildcards) -> dict[str, Any]:
     return config["datasets"][wildcards.dataset]["interpolation"]
 
 
@@ -105,7 +111,7 @@ CURVE_DATASETS = [
 ]
 
 
-def run_files_of(dataset):
+def run_files_of(dataset: str) -> list[str]:
     """The files a training job writes per run: a dataset with learning curves adds curve.csv."""
     return RUN_FILES + (
         ["curve.csv"] if "curves" in config["datasets"][dataset] else []
@@ -115,7 +121,7 @@ def run_files_of(dataset):
 PACKS = plan_packs(config, run_grid(config))
 
 
-def pack_name(pack):
+def pack_name(pack: list[Run]) -> str:
     """The job's name says what it trains (one run, or pack number n of a dataset)."""
     if len(pack) == 1:
         dataset, method, seed = pack[0]
@@ -123,14 +129,14 @@ def pack_name(pack):
     return f"train_{pack[0][0]}__pack{PACKS.index(pack)}"
 
 
-def dataset_shape(dataset):
+def dataset_shape(dataset: str) -> tuple[int, int, int]:
     """(training items, test items, item size) of a dataset, from its config alone."""
     return DATASETS[dataset_kind(config, dataset)].shape(
         config["datasets"][dataset]["args"]
     )
 
 
-def train_runtime(pack):
+def train_runtime(pack: list[Run]) -> int:
     """Minutes a cluster should allow a training job: vhp_core.runs.cost.train_minutes (steps x FLOPs at an
     assumed 60 GFLOP/s per CPU thread, plus 4 ms a step, x2, plus 10 min), at most max_job_minutes
     (a longer job checkpoints on SIGTERM and resumes when resubmitted)."""
@@ -139,7 +145,7 @@ def train_runtime(pack):
     return min(config["max_job_minutes"], train_minutes(specs, data_dim, n_train))
 
 
-def nll_runtime(wildcards):
+def nll_runtime(wildcards: Wildcards) -> int:
     """Minutes for one run's NLL: vhp_core.runs.cost.nll_minutes, at most max_job_minutes."""
     _, n_test, data_dim = dataset_shape(wildcards.dataset)
     nll = config["datasets"][wildcards.dataset]["nll"]
@@ -150,11 +156,11 @@ def nll_runtime(wildcards):
     return min(config["max_job_minutes"], minutes)
 
 
-def nll_params(wildcards):
+def nll_params(wildcards: Wildcards) -> dict[str, Any]:
     return config["datasets"][wildcards.dataset]["nll"]
 
 
-def figures(*names):
+def figures(*names: str) -> list[str]:
     return expand("results/figures/{name}.{ext}", name=names, ext=["png", "pdf"])
 
 
@@ -178,7 +184,7 @@ SMOOTHNESS_OUTPUTS = [
 ]
 
 
-def pendulum_outputs():
+def pendulum_outputs() -> list[str]:
     """What `make run` builds: Table 1 and the pendulum's figures, all on the generated pendulum."""
     return [
         "results/tables/table1.csv",
@@ -189,13 +195,13 @@ def pendulum_outputs():
     ]
 
 
-def figure_outputs():
+def figure_outputs() -> list[str]:
     return list(
         dict.fromkeys([*PENDULUM_FIGURES, *INTERPOLATION_FIGURES, *SMOOTHNESS_FIGURES])
     )
 
 
-def get_final_output():
+def get_final_output() -> list[str]:
     return [
         *pendulum_outputs(),
         *INTERPOLATION_FIGURES,
@@ -207,7 +213,9 @@ def get_final_output():
     ]
 
 
-def doc_part(csv, md, figures, curves=None):
+def doc_part(
+    csv: str, md: str | None, figures: list[str], curves: str | None = None
+) -> dict[str, Any]:
     return {
         "csv": str(csv),
         "md": md and str(md),
@@ -216,7 +224,7 @@ def doc_part(csv, md, figures, curves=None):
     }
 
 
-def results_doc_parts():
+def results_doc_parts() -> dict[str, dict[str, Any]]:
     """Per section of docs/results (config results_doc/sections): the CSV its verdicts read, the Markdown
     table it shows (if any), the figures it links and Table 2's learning-curve summary (if any), each an
     output of the rule that makes it (so called only once every rule file is included).
@@ -249,7 +257,7 @@ def results_doc_parts():
     return parts
 
 
-def results_doc_inputs():
+def results_doc_inputs() -> list[str]:
     return [
         p
         for part in results_doc_parts().values()
@@ -258,7 +266,7 @@ def results_doc_inputs():
     ]
 
 
-def config_files():
+def config_files() -> list[str]:
     """The config files' names in the order they apply (the Snakefile's default, then the command line's), each
     once (`make run` names the default again), then the keys that --config overrides."""
     default = Path(workflow.basedir, "workflow", "config", "config.yaml").resolve()
